@@ -1,0 +1,17 @@
+"""tf.data ingestion: corpora in, tokenized and batched datasets out.
+
+* `paths`: the data directory setting (``--data-dir``, ``$SEQKERAS_DATA``, default).
+* `sources`: streaming tf.data readers for text, CoNLL, parallel, labelled, time
+  series, interaction logs and TFDS.
+* `vocabulary`: `Vocabulary` counted from a stream, saved/loaded, looked up in-graph.
+* `tokenizers`: word, character and subword tokenizers usable in a SavedModel.
+* `builders`: task datasets (language model windows, classification, tagging,
+  seq2seq, time-series windows, sessions).
+* `errors`: `DataError`, raised for every bad input with file and line.
+"""
+
+from seqkeras.data.errors import DataError
+from seqkeras.data.paths import expand_paths, resolve_data_dir, resolve_path
+from seqkeras.data.sources import text_characters, text_lines
+from seqkeras.data.tokenizers import CharacterTokenizer, Tokenizer, WordTokenizer
+from seqkeras.data.vocabulary import BOS, EOS, PAD, UNK, TokenLookup, Vocabulary

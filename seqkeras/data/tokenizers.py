@@ -1,0 +1,181 @@
+"""Tokenizers that run inside the graph: strings → ragged token ids → strings.
+
+Each tokenizer is a `tf.Module` built from core TensorFlow ops only (`tf.strings.*`
+and a `tf.lookup.StaticHashTable`), so the same object tokenizes in the tf.data
+training pipeline and inside an exported SavedModel that loads where seqkeras is
+not importable. They work on whole batches: batch the lines first, then tokenize.
+
+    texts string[B]  --tokenize-->  pieces string[B, None] (ragged)
+                     --__call__-->  ids int64[B, None] (ragged)
+    ids int[B, None] or int[B, T] (0-padded)  --detokenize-->  texts string[B]
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import tensorflow as tf
+
+from seqkeras.data import vocabulary as vocab_lib
+from seqkeras.data.vocabulary import Vocabulary
+
+# The punctuation `keras.layers.TextVectorization` strips by default.
+PUNCTUATION_PATTERN = r'[!"#$%&()\*\+,\-\./:;<=>?@\[\\\]^_`{|}~\']'
+
+
+class Tokenizer(tf.Module):
+    """Base class: subclasses define `tokenize` (strings → ragged pieces) and `join`.
+
+    Args:
+        vocabulary: the `Vocabulary` ids come from; may be set later with `adapt`
+            or `set_vocabulary` (only `tokenize` works without one).
+        add_bos: prepend the vocabulary's ``<bos>`` id to each sequence.
+        add_eos: append the vocabulary's ``<eos>`` id to each sequence.
+    """
+
+    separator = " "
+
+    def __init__(self, vocabulary: Vocabulary | None = None, add_bos: bool = False,
+                 add_eos: bool = False, name: str | None = None):
+        super().__init__(name=name)
+        self.add_bos = add_bos
+        self.add_eos = add_eos
+        self.vocabulary = None
+        if vocabulary is not None:
+            self.set_vocabulary(vocabulary)
+
+    # -- subclasses ------------------------------------------------------------
+    def tokenize(self, texts: tf.Tensor) -> tf.RaggedTensor:
+        """Split ``string[B]`` into ragged pieces ``string[B, None]``."""
+        raise NotImplementedError
+
+    def join(self, pieces: tf.RaggedTensor) -> tf.Tensor:
+        """Inverse of `tokenize` (up to standardization): ``string[B, None] → string[B]``."""
+        return tf.strings.reduce_join(pieces, axis=-1, separator=self.separator)
+
+    # -- vocabulary ------------------------------------------------------------
+    def set_vocabulary(self, vocabulary: Vocabulary) -> None:
+        for flag, token in ((self.add_bos, vocab_lib.BOS), (self.add_eos, vocab_lib.EOS)):
+            if flag and token not in vocabulary.reserved:
+                raise ValueError(f"add_{token[1:4]}=True needs {token!r} among the vocabulary's "
+                                 f"reserved tokens, which are {vocabulary.reserved}")
+        self.vocabulary = vocabulary
+        self._lookup = vocabulary.lookup_layer()
+        self._inverse = vocabulary.inverse_lookup_layer()
+        self._special_ids = tf.constant(
+            [vocabulary.id(t) for t in vocabulary.reserved if t != vocab_lib.UNK], tf.int64)
+
+    def adapt(self, texts: tf.data.Dataset, min_count: int = 1, max_size: int | None = None,
+              reserved: Sequence[str] = vocab_lib.DEFAULT_RESERVED, batch_size: int = 1024) -> Vocabulary:
+        """Build the vocabulary from a dataset of scalar strings (training split only)."""
+        pieces = texts.batch(batch_size).map(self.tokenize, num_parallel_calls=tf.data.AUTOTUNE)
+        vocabulary = Vocabulary.build(pieces, min_count=min_count, max_size=max_size, reserved=reserved)
+        self.set_vocabulary(vocabulary)
+        return vocabulary
+
+    # -- strings ↔ ids ---------------------------------------------------------
+    def __call__(self, texts) -> tf.RaggedTensor:
+        """``string[B]`` → ragged ``int64[B, None]`` ids (a scalar gives ``int64[None]``)."""
+        if self.vocabulary is None:
+            raise ValueError(f"{type(self).__name__} has no vocabulary: call adapt() or pass one")
+        texts = tf.convert_to_tensor(texts, tf.string)
+        if texts.shape.rank == 0:
+            return self(texts[tf.newaxis])[0]
+        ids = self._lookup(self.tokenize(texts))
+        if self.add_bos:
+            ids = _prepend(ids, self.vocabulary.bos_id)
+        if self.add_eos:
+            ids = tf.concat([ids, _column(ids, self.vocabulary.eos_id)], axis=1)
+        return ids
+
+    def detokenize(self, ids) -> tf.Tensor:
+        """Ids ``int[B, None]`` (ragged) or ``int[B, T]`` → ``string[B]``.
+
+        Padding, ``<bos>`` and ``<eos>`` ids are dropped; ids past the vocabulary
+        become ``<unk>``.
+        """
+        if not isinstance(ids, tf.RaggedTensor):
+            ids = tf.convert_to_tensor(ids)
+            if ids.shape.rank == 1:
+                return self.detokenize(ids[tf.newaxis])[0]
+            ids = tf.RaggedTensor.from_tensor(ids)
+        ids = tf.cast(ids, tf.int64)
+        keep = tf.reduce_all(ids.flat_values[:, tf.newaxis] != self._special_ids[tf.newaxis, :], axis=1)
+        ids = tf.ragged.boolean_mask(ids, ids.with_flat_values(keep))
+        return self.join(self._inverse(ids))
+
+
+def _column(ids: tf.RaggedTensor, value: int) -> tf.RaggedTensor:
+    rows = ids.nrows()
+    return tf.RaggedTensor.from_row_lengths(tf.fill([rows], tf.constant(value, tf.int64)),
+                                            tf.ones([rows], tf.int64))
+
+
+def _prepend(ids: tf.RaggedTensor, value: int) -> tf.RaggedTensor:
+    return tf.concat([_column(ids, value), ids], axis=1)
+
+
+class WordTokenizer(Tokenizer):
+    """Word tokens: optional standardization, then a split on whitespace.
+
+    The default path is a single vectorized `tf.strings.split` (plus
+    `tf.strings.lower` when `lowercase`), fast enough that reading the file is the
+    bottleneck. Keep ``lowercase=False`` and ``strip_punctuation=False`` for
+    pre-tokenized corpora such as PTB, SST-2, CoNLL.
+
+    Args:
+        vocabulary: see `Tokenizer`.
+        lowercase: Unicode lower-casing.
+        strip_punctuation: delete ASCII punctuation as `TextVectorization`'s default
+            standardization does (a regex: slower).
+        split: ``"whitespace"`` (runs of whitespace) or a literal separator string.
+
+    Example:
+        >>> tok = WordTokenizer(lowercase=True)
+        >>> tok.tokenize(tf.constant(["The cat  sat"])).to_list()
+        [[b'the', b'cat', b'sat']]
+    """
+
+    def __init__(self, vocabulary: Vocabulary | None = None, lowercase: bool = False,
+                 strip_punctuation: bool = False, split: str = "whitespace",
+                 add_bos: bool = False, add_eos: bool = False, name: str | None = None):
+        if not split:
+            raise ValueError("split must be 'whitespace' or a non-empty separator string")
+        self.lowercase = lowercase
+        self.strip_punctuation = strip_punctuation
+        self.split = split
+        self.separator = " " if split == "whitespace" else split
+        super().__init__(vocabulary, add_bos, add_eos, name=name)
+
+    def standardize(self, texts: tf.Tensor) -> tf.Tensor:
+        if self.lowercase:
+            texts = tf.strings.lower(texts, encoding="utf-8")
+        if self.strip_punctuation:
+            texts = tf.strings.regex_replace(texts, PUNCTUATION_PATTERN, "")
+        return texts
+
+    def tokenize(self, texts) -> tf.RaggedTensor:
+        texts = self.standardize(tf.convert_to_tensor(texts, tf.string))
+        return tf.strings.split(texts, sep=None if self.split == "whitespace" else self.split)
+
+
+class CharacterTokenizer(Tokenizer):
+    """Unicode characters (code points) as tokens; `detokenize` joins with no separator.
+
+    Args:
+        vocabulary: see `Tokenizer`.
+        lowercase: Unicode lower-casing before the split.
+    """
+
+    separator = ""
+
+    def __init__(self, vocabulary: Vocabulary | None = None, lowercase: bool = False,
+                 add_bos: bool = False, add_eos: bool = False, name: str | None = None):
+        self.lowercase = lowercase
+        super().__init__(vocabulary, add_bos, add_eos, name=name)
+
+    def tokenize(self, texts) -> tf.RaggedTensor:
+        texts = tf.convert_to_tensor(texts, tf.string)
+        if self.lowercase:
+            texts = tf.strings.lower(texts, encoding="utf-8")
+        return tf.strings.unicode_split(texts, "UTF-8", errors="replace")

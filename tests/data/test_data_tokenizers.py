@@ -1,0 +1,54 @@
+"""Word and character tokenizers: behaviour, round trips, SavedModel export."""
+
+import pytest
+import tensorflow as tf
+
+from seqkeras.data import CharacterTokenizer, Vocabulary, WordTokenizer
+
+TEXTS = ["The cat sat .", "the dog , the CAT"]
+
+
+def test_word_tokenizer_matches_python_split_and_lookup():
+    tokenizer = WordTokenizer(lowercase=True)
+    vocab = tokenizer.adapt(tf.data.Dataset.from_tensor_slices(TEXTS), reserved=("<pad>", "<unk>"))
+    expected = [[vocab.id(w) for w in text.lower().split()] for text in TEXTS]
+    assert tokenizer(tf.constant(TEXTS)).to_list() == expected
+    assert vocab.tokens[2] == "the" and vocab.counts["the"] == 3
+
+
+def test_pretokenized_keeps_case_and_punctuation_and_strip_option():
+    assert WordTokenizer().tokenize(["A , b"]).to_list() == [[b"A", b",", b"b"]]
+    stripping = WordTokenizer(lowercase=True, strip_punctuation=True)
+    assert stripping.tokenize(["Hi, there!"]).to_list() == [[b"hi", b"there"]]
+
+
+def test_bos_eos_and_detokenize_round_trip():
+    vocab = Vocabulary(["<pad>", "<unk>", "<bos>", "<eos>", "a", "b"], reserved=("<pad>", "<unk>", "<bos>", "<eos>"))
+    tokenizer = WordTokenizer(vocab, add_bos=True, add_eos=True)
+    ids = tokenizer(["a b", "b zz"])
+    assert ids.to_list() == [[2, 4, 5, 3], [2, 5, 1, 3]]
+    assert tokenizer.detokenize(ids).numpy().tolist() == [b"a b", b"b <unk>"]
+    assert tokenizer.detokenize(ids.to_tensor()).numpy().tolist() == [b"a b", b"b <unk>"]
+    assert tokenizer("a").numpy().tolist() == [2, 4, 3]
+    with pytest.raises(ValueError, match="add_bos=True needs '<bos>'"):
+        WordTokenizer(Vocabulary(["<pad>", "<unk>"]), add_bos=True)
+
+
+def test_character_tokenizer_unicode_round_trip():
+    tokenizer = CharacterTokenizer()
+    vocab = tokenizer.adapt(tf.data.Dataset.from_tensor_slices(["héllo", "wörld"]))
+    ids = tokenizer(["hö!"])
+    assert ids.to_list() == [[vocab.id("h"), vocab.id("ö"), 1]]
+    assert tokenizer.detokenize(tokenizer(["héllo"])).numpy().tolist() == ["héllo".encode()]
+
+
+def test_tokenizer_serves_from_a_saved_model(tmp_path):
+    tokenizer = WordTokenizer(lowercase=True)
+    tokenizer.adapt(tf.data.Dataset.from_tensor_slices(TEXTS))
+    module = tf.Module()
+    module.tokenizer = tokenizer
+    module.serve = tf.function(lambda x: tokenizer(x).to_tensor(), input_signature=[tf.TensorSpec([None], tf.string)])
+    expected = module.serve(tf.constant(TEXTS)).numpy().tolist()
+    tf.saved_model.save(module, str(tmp_path / "tok"))
+    loaded = tf.saved_model.load(str(tmp_path / "tok"))
+    assert loaded.serve(tf.constant(TEXTS)).numpy().tolist() == expected
