@@ -12,6 +12,8 @@
 
 from seqkeras.data.errors import DataError
 from seqkeras.data.paths import expand_paths, resolve_data_dir, resolve_path
-from seqkeras.data.sources import text_characters, text_lines
+from seqkeras.data.sources import (conll_sentences, interaction_log, labelled_text, parallel_lines,
+                                   source_from_spec, text_characters, text_lines, tfds_source,
+                                   time_series_csv)
 from seqkeras.data.tokenizers import CharacterTokenizer, Tokenizer, WordTokenizer
 from seqkeras.data.vocabulary import BOS, EOS, PAD, UNK, TokenLookup, Vocabulary
