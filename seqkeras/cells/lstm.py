@@ -1,0 +1,200 @@
+"""LSTM cell with every variant of Greff et al. as options."""
+
+import keras
+from keras import ops
+
+from seqkeras.cells.base import RecurrentCell, check_choice, split_gates
+
+# Greff et al., "LSTM: A Search Space Odyssey": variant name -> options it sets.
+LSTM_VARIANTS = {
+    "vanilla": {},
+    "peephole": {"peephole": True},
+    "cifg": {"coupled_input_forget": True},
+    "nig": {"input_gate": False},
+    "nfg": {"forget_gate": False},
+    "nog": {"output_gate": False},
+    "niaf": {"input_activation": False},
+    "noaf": {"output_activation": False},
+}
+
+
+@keras.saving.register_keras_serializable(package="seqkeras")
+class LSTMCell(RecurrentCell):
+    """LSTM step (SPEC §2), with the Greff et al. variants as options::
+
+        i = σ(W_i x + U_i h + b_i [+ p_i ⊙ c_{t-1}])     (i = 1 without input gate)
+        f = σ(W_f x + U_f h + b_f [+ p_f ⊙ c_{t-1}])     (f = 1 − i coupled, f = 1 without)
+        g = tanh(W_g x + U_g h + b_g)                    (no tanh without input activation)
+        c_t = f ⊙ c_{t-1} + i ⊙ g
+        o = σ(W_o x + U_o h + b_o [+ p_o ⊙ c_t])         (o = 1 without output gate)
+        h_t = o ⊙ tanh(c_t)                              (o ⊙ c_t without output activation)
+
+    Gates that a variant removes have no weights at all. Kernel columns follow
+    Keras's order [i, f, g, o] restricted to the gates present, so weights copy
+    straight from `keras.layers.LSTM`.
+
+    Args:
+        units: size of h and c.
+        activation: the input (g) and output (tanh(c)) activation, default "tanh".
+        recurrent_activation: the gate activation σ, default "sigmoid".
+        variant: shortcut for one of Greff et al.'s variants: "vanilla",
+            "peephole", "cifg", "nig", "nfg", "nog", "niaf", "noaf"; its option is
+            combined with the explicit ones below.
+        peephole: add p_i ⊙ c_{t-1}, p_f ⊙ c_{t-1}, p_o ⊙ c_t to the gates.
+        coupled_input_forget: CIFG, f = 1 − i.
+        input_gate, forget_gate, output_gate: False removes the gate (NIG, NFG, NOG).
+        input_activation: False drops tanh on g (NIAF).
+        output_activation: False gives h = o ⊙ c (NOAF).
+        unit_forget_bias: initialise the forget-gate bias to 1.
+        **kwargs: initializers, regularizers, constraints, `use_bias`.
+
+    States: [h, c], each [B, units].
+
+    Example:
+        >>> cell = LSTMCell(8, variant="cifg")
+        >>> Recurrent(cell, return_sequences=True)(np.zeros((2, 5, 3))).shape
+        (2, 5, 8)
+    """
+
+    def __init__(
+        self,
+        units,
+        activation="tanh",
+        recurrent_activation="sigmoid",
+        variant="vanilla",
+        peephole=False,
+        coupled_input_forget=False,
+        input_gate=True,
+        forget_gate=True,
+        output_gate=True,
+        input_activation=True,
+        output_activation=True,
+        unit_forget_bias=True,
+        **kwargs,
+    ):
+        super().__init__(units, **kwargs)
+        check_choice("variant", variant, LSTM_VARIANTS)
+        self.activation = keras.activations.get(activation)
+        self.recurrent_activation = keras.activations.get(recurrent_activation)
+        self.variant = variant
+        self.peephole = peephole
+        self.coupled_input_forget = coupled_input_forget
+        self.input_gate = input_gate
+        self.forget_gate = forget_gate
+        self.output_gate = output_gate
+        self.input_activation = input_activation
+        self.output_activation = output_activation
+        self.unit_forget_bias = unit_forget_bias
+        options = {
+            "peephole": peephole,
+            "coupled_input_forget": coupled_input_forget,
+            "input_gate": input_gate,
+            "forget_gate": forget_gate,
+            "output_gate": output_gate,
+            "input_activation": input_activation,
+            "output_activation": output_activation,
+        }
+        options.update(LSTM_VARIANTS[variant])
+        if options["coupled_input_forget"] and not options["input_gate"]:
+            raise ValueError(
+                "`coupled_input_forget=True` sets f = 1 - i and needs the input gate; "
+                "received input_gate=False"
+            )
+        if options["coupled_input_forget"] and not options["forget_gate"]:
+            raise ValueError(
+                "`coupled_input_forget=True` replaces the forget gate by 1 - i; "
+                "received forget_gate=False as well"
+            )
+        self.options = options
+        self.gate_names = tuple(
+            name
+            for name, present in (
+                ("i", options["input_gate"]),
+                ("f", options["forget_gate"] and not options["coupled_input_forget"]),
+                ("g", True),
+                ("o", options["output_gate"]),
+            )
+            if present
+        )
+        self.input_projection_size = len(self.gate_names) * units
+        self.recurrent_projection_size = len(self.gate_names) * units
+
+    @property
+    def state_size(self):
+        return [self.units, self.units]
+
+    def build_input_projection(self, input_dim):
+        if self.unit_forget_bias and "f" in self.gate_names:
+            gate_initializer = self.bias_initializer
+            units = self.units
+
+            def bias_initializer(shape, dtype=None):
+                parts = [
+                    keras.initializers.Ones()((units,), dtype=dtype)
+                    if name == "f"
+                    else gate_initializer((units,), dtype=dtype)
+                    for name in self.gate_names
+                ]
+                return ops.concatenate(parts)
+
+            self.bias_initializer = bias_initializer
+            try:
+                super().build_input_projection(input_dim)
+            finally:
+                self.bias_initializer = gate_initializer
+        else:
+            super().build_input_projection(input_dim)
+
+    def build_transition_weights(self):
+        self.peephole_weights = {}
+        if self.options["peephole"]:
+            for name in ("i", "f", "o"):
+                if name in self.gate_names:
+                    self.peephole_weights[name] = self.add_weight(
+                        shape=(self.units,),
+                        name=f"peephole_{name}",
+                        initializer="zeros",
+                    )
+
+    @property
+    def transition_weights(self):
+        return list(self.peephole_weights.values())
+
+    def _gate(self, preactivation, name, c):
+        if name in self.peephole_weights:
+            preactivation = preactivation + self.peephole_weights[name] * c
+        return self.recurrent_activation(preactivation)
+
+    def transition(self, projected, recurrent, states, recurrent_mask=None):
+        z = split_gates(projected + recurrent, self.gate_names)
+        c_prev = states[1]
+        i = self._gate(z["i"], "i", c_prev) if "i" in z else 1.0
+        if self.options["coupled_input_forget"]:
+            f = 1.0 - i
+        elif "f" in z:
+            f = self._gate(z["f"], "f", c_prev)
+        else:
+            f = 1.0
+        g = self.activation(z["g"]) if self.options["input_activation"] else z["g"]
+        c = f * c_prev + i * g
+        o = self._gate(z["o"], "o", c) if "o" in z else 1.0
+        h = o * (self.activation(c) if self.options["output_activation"] else c)
+        return h, [h, c]
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "activation": keras.activations.serialize(self.activation),
+            "recurrent_activation": keras.activations.serialize(
+                self.recurrent_activation
+            ),
+            "variant": self.variant,
+            "peephole": self.peephole,
+            "coupled_input_forget": self.coupled_input_forget,
+            "input_gate": self.input_gate,
+            "forget_gate": self.forget_gate,
+            "output_gate": self.output_gate,
+            "input_activation": self.input_activation,
+            "output_activation": self.output_activation,
+            "unit_forget_bias": self.unit_forget_bias,
+        }

@@ -1,0 +1,62 @@
+"""Recurrent Additive Network cell (Lee et al., 2017)."""
+
+import keras
+from keras import ops
+
+from seqkeras.cells.base import RecurrentCell, check_choice, split_gates
+
+
+@keras.saving.register_keras_serializable(package="seqkeras")
+class RANCell(RecurrentCell):
+    """RAN step::
+
+        c̃_t = W_c x_t
+        i_t = σ(W_i x_t + U_i h_{t-1} + b_i)
+        f_t = σ(W_f x_t + U_f h_{t-1} + b_f)
+        c_t = i_t ⊙ c̃_t + f_t ⊙ c_{t-1}
+        h_t = g(c_t),  g ∈ {tanh, identity}
+
+    Kernel columns are ordered [c̃, i, f]; U columns [i, f]; the bias covers i and f
+    only (the c̃ columns of the projection carry no bias).
+
+    Args:
+        units: size of h and c.
+        output_activation: g, "tanh" or "linear" (identity).
+
+    States: [h, c], each [B, units].
+    """
+
+    def __init__(self, units, output_activation="tanh", **kwargs):
+        super().__init__(units, **kwargs)
+        check_choice("output_activation", output_activation, ("tanh", "linear"))
+        self.output_activation = output_activation
+        self.input_projection_size = 3 * units
+        self.recurrent_projection_size = 2 * units
+
+    @property
+    def state_size(self):
+        return [self.units, self.units]
+
+    @property
+    def bias_size(self):
+        return 2 * self.units  # i and f only
+
+    def project_inputs(self, inputs):
+        projected = ops.matmul(inputs, self.kernel)
+        if self.bias is not None:
+            no_content_bias = ops.zeros((self.units,), dtype=self.bias.dtype)
+            projected = projected + ops.concatenate([no_content_bias, self.bias])
+        return projected
+
+    def transition(self, projected, recurrent, states, recurrent_mask=None):
+        x = split_gates(projected, ("content", "i", "f"))
+        u = split_gates(recurrent, ("i", "f"))
+        c_prev = states[1]
+        i = ops.sigmoid(x["i"] + u["i"])
+        f = ops.sigmoid(x["f"] + u["f"])
+        c = i * x["content"] + f * c_prev
+        h = ops.tanh(c) if self.output_activation == "tanh" else c
+        return h, [h, c]
+
+    def get_config(self):
+        return {**super().get_config(), "output_activation": self.output_activation}
