@@ -1,0 +1,43 @@
+"""The `seqkeras` command line.
+
+Each subcommand lives in its own module, which exposes `configure(parser)` (add
+arguments) and `main(args)` (run, return an exit code). Register a new one in
+`COMMANDS`; modules are imported only when their command runs.
+"""
+
+import argparse
+import importlib
+import os
+import sys
+
+# command -> (module, one-line help)
+COMMANDS = {
+    "demo": ("seqkeras.demo", "train a tiny character model from seqkeras cells and generate text"),
+}
+
+
+def build_parser():
+    parser = argparse.ArgumentParser(prog="seqkeras", description=__doc__.splitlines()[0])
+    subparsers = parser.add_subparsers(dest="command", required=True)
+    for name, (module_name, help_text) in COMMANDS.items():
+        sub = subparsers.add_parser(name, help=help_text, description=help_text)
+        sub.set_defaults(_module=module_name)
+        sub.add_argument("--_configured", action="store_true", help=argparse.SUPPRESS)
+    return parser, subparsers
+
+
+def main(argv=None):
+    argv = sys.argv[1:] if argv is None else argv
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    parser, subparsers = build_parser()
+    if argv and argv[0] in COMMANDS:
+        # Configure only the chosen command's arguments (imports its module).
+        module = importlib.import_module(COMMANDS[argv[0]][0])
+        module.configure(subparsers.choices[argv[0]])
+    args = parser.parse_args(argv)
+    module = importlib.import_module(args._module)
+    return module.main(args) or 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
