@@ -13,6 +13,7 @@ import sys
 # command -> (module, one-line help)
 COMMANDS = {
     "demo": ("seqkeras.demo", "train a tiny character model from seqkeras cells and generate text"),
+    "study": ("seqkeras.study", "gradient-flow study: train every cell on long-range tasks, write a report"),
 }
 
 
