@@ -1,0 +1,43 @@
+"""Classification batches: (token ids, label), padded and bucketed by length."""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import tensorflow as tf
+
+from seqkeras.data.builders.batching import DEFAULT_BUCKETS, bucketed_batches, map_in_batches, label_ids, shuffled
+from seqkeras.data.tokenizers import Tokenizer
+
+
+def classification_batches(pairs: tf.data.Dataset, tokenizer: Tokenizer, batch_size: int,
+                           labels: Sequence[str] | None = None, max_length: int | None = None,
+                           bucket_boundaries: Sequence[int] | None = DEFAULT_BUCKETS,
+                           shuffle_buffer: int | None = None, seed: int | None = None,
+                           cache: bool = False) -> tf.data.Dataset:
+    """(text, label) pairs → padded ``(ids int64[B, T], label int32[B])`` batches.
+
+    Args:
+        pairs: ``(text string[], label)`` elements, e.g. from `labelled_text` or
+            `tfds_source`. Labels are strings (mapped through `labels`, or parsed as
+            integers when `labels` is None) or integers (kept).
+        tokenizer: a tokenizer with a vocabulary (id 0 = padding).
+        batch_size: examples per batch.
+        labels: label strings in class-index order, e.g. ``["0", "1"]``.
+        max_length: keep only the first `max_length` tokens of each text.
+        bucket_boundaries: length buckets (`tf.data.Dataset.bucket_by_sequence_length`);
+            None pads each batch to its longest text.
+        shuffle_buffer: shuffle examples (before batching) with this buffer and `seed`.
+        cache: cache the tokenized examples in memory after the first epoch.
+    """
+    def encode(texts, raw_labels):
+        ids = tokenizer(texts)
+        if max_length:
+            ids = ids[:, :max_length]
+        return ids, label_ids(labels, raw_labels)
+
+    examples = map_in_batches(pairs, encode)
+    if cache:
+        examples = examples.cache()
+    examples = shuffled(examples, shuffle_buffer, seed)
+    return bucketed_batches(examples, lambda ids, label: tf.shape(ids)[0], batch_size, bucket_boundaries)

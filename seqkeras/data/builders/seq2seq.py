@@ -1,0 +1,57 @@
+"""Sequence-to-sequence batches: source ids, target-in with <bos>, target-out with <eos>."""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import tensorflow as tf
+
+from seqkeras.data.builders.batching import DEFAULT_BUCKETS, bucketed_batches, map_in_batches, shuffled
+from seqkeras.data.tokenizers import Tokenizer
+
+
+def seq2seq_batches(pairs: tf.data.Dataset, source_tokenizer: Tokenizer, target_tokenizer: Tokenizer,
+                    batch_size: int, max_length: int | None = None,
+                    bucket_boundaries: Sequence[int] | None = DEFAULT_BUCKETS,
+                    shuffle_buffer: int | None = None, seed: int | None = None,
+                    cache: bool = False) -> tf.data.Dataset:
+    """(source, target) string pairs → teacher-forcing batches.
+
+    For a target ``y1 … yn``: target-in is ``<bos> y1 … yn`` and target-out is
+    ``y1 … yn <eos>`` (both n+1 long). The target tokenizer's vocabulary must
+    reserve ``<bos>`` and ``<eos>``; its own add_bos/add_eos flags should be off.
+
+    Args:
+        pairs: ``(source string[], target string[])``, e.g. from `parallel_lines`.
+        source_tokenizer, target_tokenizer: tokenizers with vocabularies.
+        batch_size: pairs per batch.
+        max_length: drop pairs whose source or target-in is longer.
+        bucket_boundaries: length buckets on max(source, target) length.
+
+    Returns:
+        `tf.data.Dataset` of ``((source int64[B, S], target_in int64[B, T]),
+        target_out int64[B, T])``, padded with 0 — ready for ``model.fit``.
+    """
+    vocab = target_tokenizer.vocabulary
+    if vocab is None or vocab.bos_id is None or vocab.eos_id is None:
+        raise ValueError("the target tokenizer needs a vocabulary reserving '<bos>' and '<eos>'")
+    bos, eos = vocab.bos_id, vocab.eos_id
+
+    def encode(sources, targets):
+        source_ids = source_tokenizer(sources)
+        target_ids = target_tokenizer(targets)
+        rows = target_ids.nrows()
+        column = lambda v: tf.RaggedTensor.from_row_lengths(tf.fill([rows], tf.constant(v, tf.int64)),
+                                                            tf.ones([rows], tf.int64))
+        return source_ids, tf.concat([column(bos), target_ids], 1), tf.concat([target_ids, column(eos)], 1)
+
+    examples = map_in_batches(pairs, encode)
+    if max_length:
+        examples = examples.filter(
+            lambda s, t_in, t_out: (tf.size(s) <= max_length) & (tf.size(t_in) <= max_length))
+    if cache:
+        examples = examples.cache()
+    examples = shuffled(examples, shuffle_buffer, seed)
+    batches = bucketed_batches(examples, lambda s, t_in, t_out: tf.maximum(tf.size(s), tf.size(t_in)),
+                               batch_size, bucket_boundaries)
+    return batches.map(lambda s, t_in, t_out: ((s, t_in), t_out))
