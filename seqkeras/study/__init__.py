@@ -1,0 +1,17 @@
+"""`seqkeras study`: experiments that train many seqkeras cells and write reports."""
+
+
+def configure(parser):
+    sub = parser.add_subparsers(dest="study", required=True)
+    gradients = sub.add_parser(
+        "gradients", help="gradient flow and long-range tasks across every cell"
+    )
+    from seqkeras.study.gradients import configure as configure_gradients
+
+    configure_gradients(gradients)
+
+
+def main(args):
+    from seqkeras.study.gradients import main as main_gradients
+
+    return main_gradients(args)
