@@ -1,0 +1,370 @@
+"""Export a recurrent language model as a TF Serving SavedModel (issue #4, SPEC §6).
+
+`export_language_model(model, tokenizer, "saved_models", "ptb_lm")` writes
+``saved_models/ptb_lm/<version>/`` (atomically, with warmup requests) holding a
+`LanguageModelServer`: tokenization, decoding and scoring all run inside the graph,
+so the SavedModel loads with `tf.saved_model.load` where seqkeras is not installed.
+
+Model contract: a `keras.Model` with layers named ``"embedding"`` (ids → vectors),
+``"recurrent"`` (a `seqkeras.layers.StackedRecurrent`, unidirectional, possibly
+stateful) and ``"logits"`` (callable on [B, units] and [B, T, units]; may be tied to
+the embedding). Dropout layers are ignored. The server builds fresh stateless
+`Recurrent` layers around the same built cells, so weights are shared, never copied.
+
+Signatures:
+
+``generate`` (= ``serving_default``)
+    prompt string[None], max_new_tokens int32[], temperature float32[], top_k int32[],
+    top_p float32[], seed int32[] → text string[None].
+    temperature ≤ 0 (or NaN) is greedy; otherwise seeded sampling from
+    softmax(logits / temperature) after top-k (k ≤ 0: off) and top-p (p ≥ 1: off).
+``generate_beam``
+    prompt string[None], max_new_tokens int32[], beam_width int32[] → text
+    string[None], score float32[None] (Σ natural-log probabilities of the generated
+    tokens, ``<eos>`` included; no length normalisation).
+``score``
+    text string[None] → log_prob float32[None], num_tokens int32[None], perplexity
+    float32[None].
+
+Decisions (the contract a client relies on):
+
+* Output ``text`` is the generated continuation only, detokenized by the tokenizer
+  itself (``<eos>``/``<pad>``/``<bos>`` dropped). Character LMs join with no
+  separator, so ``prompt + text`` reads naturally; word LMs join with spaces, so
+  ``prompt + " " + text``.
+* Prompt encoding: the prompt is tokenized as `score` does (below), a trailing
+  ``<eos>`` added by the tokenizer is dropped, only the last `max_prompt_tokens`
+  tokens are kept, and a start token is prepended: ``<bos>`` when the vocabulary has
+  one (unless the tokenizer already adds it), else ``<eos>`` when it has one (in a
+  Mikolov stream a sentence follows an ``<eos>``), else nothing. The prompt is run
+  from the zero state; generation continues from the state after it.
+* Empty prompt: with a start token, generation starts from it; without one, from the
+  zero state with logits = logits_layer(0) (the output layer's learnt bias).
+* Generation stops at ``<eos>`` when the vocabulary has one (the ``<eos>`` is not in
+  ``text``), else after `max_new_tokens`. `max_new_tokens` is clamped to
+  [0, max_new_tokens_cap] (default cap 1024); 0 gives "".
+* `beam_width` ≤ 0 means `beam_width_default`; it is clamped to [1, min(V,
+  beam_width_cap)] (default cap 16).
+* Score: each text is one stream, tokenized exactly as the training pipeline
+  (`seqkeras.data.token_stream`) tokenizes lines: for a word tokenizer that appends
+  ``<eos>`` (PTB: newline = ``<eos>``), the text is split on newlines (one trailing
+  newline ignored) and each line gets its ``<eos>``; otherwise the tokenizer sees the
+  whole text (a character vocabulary has its own newline token). The stream is run
+  from the zero state and every token after the first is predicted:
+  ``log_prob = Σ_{t≥1} log p(x_t | x_<t)`` (natural log), ``num_tokens = n − 1``,
+  ``perplexity = exp(−log_prob / num_tokens)``. A text with fewer than two tokens
+  (the empty text) gives log_prob 0, num_tokens 0 and perplexity NaN (undefined;
+  aggregate corpora by summing log_prob and num_tokens). The text is processed in
+  chunks of `score_chunk_length` tokens with the state carried by a `tf.while_loop`:
+  memory is O(B · chunk · V), never O(T · V), so 100,000-token texts score in one
+  request.
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import tensorflow as tf
+
+from seqkeras import serving
+from seqkeras.layers.recurrent import Recurrent
+from seqkeras.sampling import BeamSampler, GreedySampler, RandomSampler
+
+GENERATE_SIGNATURE = "generate"
+GENERATE_BEAM_SIGNATURE = "generate_beam"
+SCORE_SIGNATURE = "score"
+
+
+class LanguageModelServer(tf.Module):
+    """The serving module: stateless step function + in-graph tokenization, decoding, scoring.
+
+    Args:
+        model: the LM `keras.Model` (see the module docstring for its contract).
+        tokenizer: a built `seqkeras.data` tokenizer whose vocabulary matches the
+            model's embedding rows.
+        beam_width_default: beam width used when a request sends beam_width ≤ 0.
+        score_chunk_length: tokens per chunk in `score`.
+        max_new_tokens_cap: the most tokens one request may generate.
+        beam_width_cap: the widest beam one request may ask for.
+        max_prompt_tokens: prompts are cut to their last this-many tokens.
+        newline_as_eos: split scored texts and prompts into lines, each ending in
+            ``<eos>``; None: True for word tokenizers with ``add_eos``.
+
+    Functions (besides the signatures): ``step(token_ids int32[B], states) ->
+    (logits [B, V], states)`` and ``encode_prompt(prompt string[B]) -> (logits,
+    states)``, the stateless pieces a streaming client can drive itself.
+    """
+
+    def __init__(self, model, tokenizer, beam_width_default=4, score_chunk_length=256,
+                 max_new_tokens_cap=1024, beam_width_cap=16, max_prompt_tokens=2048,
+                 newline_as_eos=None, name="language_model_server"):
+        super().__init__(name=name)
+        for argument, value in (("beam_width_default", beam_width_default),
+                                ("score_chunk_length", score_chunk_length),
+                                ("max_new_tokens_cap", max_new_tokens_cap),
+                                ("beam_width_cap", beam_width_cap),
+                                ("max_prompt_tokens", max_prompt_tokens)):
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+                raise ValueError(f"Received an invalid value for argument `{argument}`, expected "
+                                 f"a positive integer, received {argument}={value!r}")
+        vocabulary = getattr(tokenizer, "vocabulary", None)
+        if vocabulary is None:
+            raise ValueError("The tokenizer has no vocabulary: adapt it or load its vocabulary first")
+        embedding, recurrent, logits = (_get_layer(model, n) for n in ("embedding", "recurrent", "logits"))
+        if getattr(recurrent, "bidirectional", False) or not hasattr(recurrent, "levels"):
+            raise ValueError("The 'recurrent' layer must be a unidirectional StackedRecurrent, "
+                             f"received {recurrent!r}")
+        if not all(level.built for level in recurrent.levels):
+            raise ValueError("The model must be built (call it on a batch) before export")
+        vocab_size = len(vocabulary)
+        rows = getattr(embedding, "input_dim", None)
+        if rows is not None and rows != vocab_size:
+            raise ValueError(f"The tokenizer's vocabulary has {vocab_size} tokens but the model's "
+                             f"embedding has {rows} rows: wrong vocabulary for this model")
+
+        self.tokenizer = tokenizer
+        self.embedding = embedding
+        self.logits_layer = logits
+        self.cells = [level.cell for level in recurrent.levels]
+        self.levels = [Recurrent(cell, return_sequences=True, return_state=True, jit_compile=False,
+                                 name=f"serving_level_{i}") for i, cell in enumerate(self.cells)]
+        self.residual = bool(getattr(recurrent, "residual", False))
+        self.state_sizes = [int(s) for cell in self.cells for s in cell.state_size]
+        self.vocab_size = vocab_size
+        self.beam_width_default = int(beam_width_default)
+        self.score_chunk_length = int(score_chunk_length)
+        self.max_new_tokens_cap = int(max_new_tokens_cap)
+        self.beam_width_cap = int(min(beam_width_cap, vocab_size))
+        self.max_prompt_tokens = int(max_prompt_tokens)
+        word_level = getattr(tokenizer, "separator", " ") != ""
+        self.newline_as_eos = bool(tokenizer.add_eos and word_level) if newline_as_eos is None \
+            else bool(newline_as_eos)
+        self.end_id = vocabulary.eos_id
+        self.pad_id = vocabulary.pad_id
+        if tokenizer.add_bos:
+            self.start_id = None  # the tokenizer prepends <bos> itself
+        else:
+            self.start_id = vocabulary.bos_id if vocabulary.bos_id is not None else vocabulary.eos_id
+
+        state_specs = [tf.TensorSpec([None, s], tf.float32) for s in self.state_sizes]
+        self.step = tf.function(self._step, input_signature=[tf.TensorSpec([None], tf.int32), state_specs])
+        self.encode_prompt = tf.function(self._encode_prompt,
+                                         input_signature=[tf.TensorSpec([None], tf.string)])
+        self.generate = tf.function(self._generate, input_signature=[
+            tf.TensorSpec([None], tf.string, name="prompt"),
+            tf.TensorSpec([], tf.int32, name="max_new_tokens"),
+            tf.TensorSpec([], tf.float32, name="temperature"),
+            tf.TensorSpec([], tf.int32, name="top_k"),
+            tf.TensorSpec([], tf.float32, name="top_p"),
+            tf.TensorSpec([], tf.int32, name="seed"),
+        ])
+        self.generate_beam = tf.function(self._generate_beam, input_signature=[
+            tf.TensorSpec([None], tf.string, name="prompt"),
+            tf.TensorSpec([], tf.int32, name="max_new_tokens"),
+            tf.TensorSpec([], tf.int32, name="beam_width"),
+        ])
+        self.score = tf.function(self._score, input_signature=[tf.TensorSpec([None], tf.string, name="text")])
+
+    # -- model pieces ------------------------------------------------------------------
+    def _step(self, token_ids, states):
+        """One token for every row: int32[B], states → (logits float32[B, V], new states)."""
+        x = self.embedding(token_ids)
+        new_states, offset = [], 0
+        for cell in self.cells:
+            count = len(cell.state_size)
+            y, cell_states = cell(x, list(states[offset:offset + count]))
+            offset += count
+            new_states += list(cell_states)
+            x = self._residual(x, y)
+        return tf.cast(self.logits_layer(x), tf.float32), [tf.cast(s, tf.float32) for s in new_states]
+
+    def _residual(self, x, y):
+        if self.residual and y.shape[-1] == x.shape[-1]:
+            return y + x
+        return y
+
+    def _run_sequence(self, ids, mask, states):
+        """Fast path over [B, T] ids from `states`: (top outputs [B, T, units], final states)."""
+        x = self.embedding(ids)
+        final, offset = [], 0
+        for level, cell in zip(self.levels, self.cells):
+            count = len(cell.state_size)
+            y, *level_states = level(x, initial_state=list(states[offset:offset + count]), mask=mask)
+            offset += count
+            final += level_states
+            x = self._residual(x, y)
+        return x, [tf.cast(s, tf.float32) for s in final]
+
+    def _zero_states(self, batch):
+        return [tf.zeros([batch, s], tf.float32) for s in self.state_sizes]
+
+    def _token_ids(self, texts):
+        """string[B] → ragged int64[B, None], the stream `score` predicts (see module doc)."""
+        if not self.newline_as_eos:
+            return tf.cast(self.tokenizer(texts), tf.int64)
+        lines = tf.strings.split(tf.strings.regex_replace(texts, r"\n\z", ""), "\n")
+        line_ids = tf.cast(self.tokenizer(lines.flat_values), tf.int64)
+        return tf.RaggedTensor.from_row_lengths(line_ids, lines.row_lengths()).merge_dims(1, 2)
+
+    def _encode_prompt(self, prompt):
+        """string[B] → (logits of the first new token [B, V], states after the prompt)."""
+        ids = self._token_ids(prompt)
+        if self.tokenizer.add_eos:
+            ids = ids[:, :-1]
+        ids = ids[:, -self.max_prompt_tokens:]
+        batch = tf.shape(prompt)[0]
+        if self.start_id is not None:
+            start = tf.fill([batch, 1], tf.constant(self.start_id, tf.int64))
+            ids = tf.concat([start, ids], axis=1)
+        lengths = tf.cast(ids.row_lengths(), tf.int32)
+        # One extra masked column: every row has ≥ 1 step, masked steps keep the state
+        # and repeat the last valid output, so column −1 is each row's last output.
+        dense = tf.pad(ids.to_tensor(default_value=self.pad_id), [[0, 0], [0, 1]])
+        mask = tf.sequence_mask(lengths, tf.shape(dense)[1])
+        outputs, states = self._run_sequence(dense, mask, self._zero_states(batch))
+        return tf.cast(self.logits_layer(outputs[:, -1]), tf.float32), states
+
+    # -- signatures --------------------------------------------------------------------
+    def _generate(self, prompt, max_new_tokens, temperature, top_k, top_p, seed):
+        max_new_tokens = tf.clip_by_value(max_new_tokens, 0, self.max_new_tokens_cap)
+        logits, states = self._encode_prompt(prompt)
+
+        def sample():
+            sampler = RandomSampler(temperature=temperature, top_k=top_k, top_p=top_p, seed=seed)
+            return sampler(self._step, logits, states, max_new_tokens, self.end_id, self.pad_id)[0]
+
+        def greedy():
+            return GreedySampler()(self._step, logits, states, max_new_tokens, self.end_id, self.pad_id)[0]
+
+        tokens = tf.cond(temperature > 0.0, sample, greedy)
+        return {"text": self.tokenizer.detokenize(tokens)}
+
+    def _generate_beam(self, prompt, max_new_tokens, beam_width):
+        max_new_tokens = tf.clip_by_value(max_new_tokens, 0, self.max_new_tokens_cap)
+        beam_width = tf.where(beam_width <= 0, self.beam_width_default, beam_width)
+        beam_width = tf.clip_by_value(beam_width, 1, self.beam_width_cap)
+        logits, states = self._encode_prompt(prompt)
+        tokens, _, scores = BeamSampler(beam_width)(
+            self._step, logits, states, max_new_tokens, self.end_id, self.pad_id)
+        return {"text": self.tokenizer.detokenize(tokens), "score": scores}
+
+    def _score(self, text):
+        ids = self._token_ids(text)
+        batch = tf.shape(text)[0]
+        lengths = tf.cast(ids.row_lengths(), tf.int32)
+        dense = tf.cast(ids.to_tensor(default_value=self.pad_id), tf.int32)
+        chunk = self.score_chunk_length
+        predicted = tf.maximum(tf.shape(dense)[1] - 1, 0)
+        num_chunks = (predicted + chunk - 1) // chunk
+        width = num_chunks * chunk + 1
+        dense = tf.pad(dense, [[0, 0], [0, width - tf.shape(dense)[1]]])
+        positions = tf.range(chunk)[None, :]
+
+        def body(i, states, total):
+            start = i * chunk
+            inputs = dense[:, start:start + chunk]
+            targets = dense[:, start + 1:start + chunk + 1]
+            outputs, states = self._run_sequence(inputs, start + positions < lengths[:, None], states)
+            logits = tf.cast(self.logits_layer(outputs), tf.float32)
+            log_p = -tf.nn.sparse_softmax_cross_entropy_with_logits(labels=targets, logits=logits)
+            valid = start + 1 + positions < lengths[:, None]
+            total += tf.reduce_sum(tf.cast(tf.where(valid, log_p, 0.0), tf.float64), axis=1)
+            return i + 1, states, total
+
+        _, _, total = tf.while_loop(
+            lambda i, *_: i < num_chunks, body,
+            (tf.constant(0), self._zero_states(batch), tf.zeros([batch], tf.float64)),
+            maximum_iterations=num_chunks,
+        )
+        num_tokens = tf.maximum(lengths - 1, 0)
+        perplexity = tf.where(
+            num_tokens > 0,
+            tf.exp(-total / tf.cast(tf.maximum(num_tokens, 1), tf.float64)),
+            tf.constant(float("nan"), tf.float64),
+        )
+        return {"log_prob": tf.cast(total, tf.float32), "num_tokens": num_tokens,
+                "perplexity": tf.cast(perplexity, tf.float32)}
+
+    # -- export ------------------------------------------------------------------------
+    def signatures(self):
+        """The serving signatures: generate (also serving_default), generate_beam, score."""
+        generate = self.generate.get_concrete_function()
+        return {
+            "serving_default": generate,
+            GENERATE_SIGNATURE: generate,
+            GENERATE_BEAM_SIGNATURE: self.generate_beam.get_concrete_function(),
+            SCORE_SIGNATURE: self.score.get_concrete_function(),
+        }
+
+    def warmup_requests(self, prompt="the"):
+        """One request per signature (greedy and sampled generate, beam, score)."""
+        generate = {"prompt": [prompt], "max_new_tokens": np.int32(8), "top_k": np.int32(0),
+                    "top_p": np.float32(1.0), "seed": np.int32(0)}
+        return [
+            serving.WarmupRequest(GENERATE_SIGNATURE, {**generate, "temperature": np.float32(0.0)}),
+            serving.WarmupRequest(GENERATE_SIGNATURE, {**generate, "temperature": np.float32(1.0),
+                                                       "top_k": np.int32(10), "top_p": np.float32(0.9)}),
+            serving.WarmupRequest(GENERATE_BEAM_SIGNATURE, {"prompt": [prompt], "max_new_tokens": np.int32(8),
+                                                            "beam_width": np.int32(2)}),
+            serving.WarmupRequest(SCORE_SIGNATURE, {"text": [prompt + " " + prompt]}),
+        ]
+
+
+def _get_layer(model, name):
+    try:
+        return model.get_layer(name)
+    except ValueError as error:
+        raise ValueError(f"The language model must have a layer named {name!r} (the export "
+                         f"contract: 'embedding', 'recurrent', 'logits'); {error}") from None
+
+
+def _validate_export(directory, requests):
+    loaded = tf.saved_model.load(directory)
+    missing = {"serving_default", GENERATE_SIGNATURE, GENERATE_BEAM_SIGNATURE, SCORE_SIGNATURE} \
+        - set(loaded.signatures)
+    if missing:
+        raise RuntimeError(f"exported SavedModel lacks signatures {sorted(missing)}")
+    serving.run_warmup_requests(loaded, requests)
+
+
+def export_language_model(model, tokenizer, export_dir_base="saved_models", model_name="language_model",
+                          version="auto", beam_width_default=4, score_chunk_length=256,
+                          max_new_tokens_cap=1024, beam_width_cap=16, max_prompt_tokens=2048,
+                          newline_as_eos=None, warmup_prompt=None, validate=True):
+    """Write the LM as ``<export_dir_base>/<model_name>/<version>/`` for TF Serving.
+
+    Args:
+        model: the LM `keras.Model` (layers "embedding", "recurrent", "logits").
+        tokenizer: its `seqkeras.data` tokenizer (vocabulary set).
+        export_dir_base: the export root, ``saved_models`` by default.
+        model_name: the served model's name.
+        version: "auto" (highest existing + 1) or an int.
+        beam_width_default, score_chunk_length, max_new_tokens_cap, beam_width_cap,
+        max_prompt_tokens, newline_as_eos: see `LanguageModelServer`.
+        warmup_prompt: prompt of the warmup requests; default: the most frequent
+            non-reserved token (or "a").
+        validate: load the written SavedModel and run the warmup requests before
+            publishing the version (a broken export never appears).
+
+    Returns:
+        `pathlib.Path` of the version directory.
+
+    Example:
+        >>> path = export_language_model(model, tokenizer, "saved_models", "ptb_lm")
+        >>> tf.saved_model.load(str(path)).signatures["score"](text=tf.constant(["a b"]))
+    """
+    server = LanguageModelServer(
+        model, tokenizer, beam_width_default=beam_width_default, score_chunk_length=score_chunk_length,
+        max_new_tokens_cap=max_new_tokens_cap, beam_width_cap=beam_width_cap,
+        max_prompt_tokens=max_prompt_tokens, newline_as_eos=newline_as_eos)
+    if warmup_prompt is None:
+        vocabulary = tokenizer.vocabulary
+        ordinary = vocabulary.tokens[len(vocabulary.reserved):]
+        warmup_prompt = next((t for t in ordinary if t.strip()), "a")
+    requests = server.warmup_requests(warmup_prompt)
+    return serving.write_versioned(
+        server, os.fspath(export_dir_base), model_name, version=version,
+        signatures=server.signatures(), warmup_requests=requests,
+        validate=(lambda d: _validate_export(d, requests)) if validate else None,
+    )
