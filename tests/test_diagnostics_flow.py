@@ -115,3 +115,20 @@ def test_model_gradient_flow_per_layer_matches_full_backprop():
     assert np.isfinite(bottom.distance_curve()[1]).all()
     # the layer's output is still correct while probed, and unpatched afterwards
     assert "call" not in model.layers[1].levels[0].__dict__
+
+
+def test_callback_logs_tensorboard_and_plots_png(tmp_path):
+    from seqkeras.diagnostics import GradientControl, GradientFlowCallback
+
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=(8, STEPS, DIM)).astype("float32")
+    y = rng.normal(size=(8, 1)).astype("float32")
+    inputs = keras.Input((STEPS, DIM))
+    hidden = Recurrent(ElmanCell(4), name="rnn")(inputs)
+    model = GradientControl(keras.Model(inputs, keras.layers.Dense(1)(hidden)), clip_norm=1.0)
+    model.compile(optimizer="adam", loss="mse")
+    callback = GradientFlowCallback((x, y), log_dir=str(tmp_path / "logs"), plot_dir=str(tmp_path))
+    model.fit(x, y, epochs=2, batch_size=4, verbose=0, callbacks=[callback])
+    assert sorted(callback.flows) == [0, 1, 2] and "rnn" in callback.flows[2]
+    assert (tmp_path / "gradient_flow_rnn.png").read_bytes()[:4] == b"\x89PNG"
+    assert list((tmp_path / "logs" / "gradient_flow").iterdir())
