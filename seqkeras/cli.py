@@ -14,6 +14,13 @@ import sys
 COMMANDS = {
     "demo": ("seqkeras.demo", "train a tiny character model from seqkeras cells and generate text"),
     "study": ("seqkeras.study", "gradient-flow study: train every cell on long-range tasks, write a report"),
+    "run": ("seqkeras.pipeline.commands.run", "run a pipeline: ingest, (tune), train, evaluate, export"),
+    "train": ("seqkeras.pipeline.commands.train", "train a pipeline's model (resumes an interrupted run)"),
+    "tune": ("seqkeras.pipeline.commands.tune", "search a pipeline's hyperparameters with keras-tuner"),
+    "evaluate": ("seqkeras.pipeline.commands.evaluate", "validation metrics of a pipeline's trained model"),
+    "export": ("seqkeras.pipeline.commands.export", "export a pipeline's trained model as a SavedModel"),
+    "generate": ("seqkeras.pipeline.commands.generate", "generate text from a SavedModel or a trained pipeline"),
+    "predict": ("seqkeras.pipeline.commands.predict", "run a SavedModel signature on a file of inputs"),
 }
 
 

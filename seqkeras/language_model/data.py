@@ -1,0 +1,115 @@
+"""Language-model data: corpus lines → tokenizer + vocabulary → id streams → BPTT windows."""
+
+from __future__ import annotations
+
+import importlib.resources
+import os
+import pathlib
+
+import numpy as np
+import tensorflow as tf
+
+from seqkeras.data import (CharacterTokenizer, DataError, Vocabulary, WordTokenizer, language_model_windows,
+                           resolve_path, text_lines, token_stream)
+from seqkeras.data.builders.language_model import collect_ids
+from seqkeras.data.vocabulary import EOS, PAD, UNK
+from seqkeras.pipeline.data import Data
+
+PACKAGE_PREFIX = "package:"
+
+
+def resolve_corpus(name: str, data_dir: str | os.PathLike | None = None) -> str:
+    """A spec's corpus name → a path: ``package:NAME`` is a corpus shipped in
+    ``seqkeras/corpora/`` (e.g. ``package:tinyshakespeare.txt.gz``); other names are
+    relative to the data directory (see `seqkeras.data.resolve_path`).
+    """
+    if name.startswith(PACKAGE_PREFIX):
+        path = importlib.resources.files("seqkeras") / "corpora" / name[len(PACKAGE_PREFIX):]
+        if not path.is_file():
+            raise DataError(str(path), None, f"no corpus {name!r} ships with seqkeras")
+        return str(path)
+    return str(resolve_path(name, data_dir))
+
+
+def make_tokenizer(spec) -> "WordTokenizer | CharacterTokenizer":
+    """The tokenizer the spec's ``[data]`` section describes (no vocabulary yet)."""
+    add_eos = spec.data.newline == "eos"
+    if spec.data.tokenizer == "character":
+        return CharacterTokenizer(lowercase=spec.data.lowercase, add_eos=add_eos)
+    return WordTokenizer(lowercase=spec.data.lowercase, add_eos=add_eos)
+
+
+def reserved_tokens(spec) -> tuple:
+    return (PAD, UNK, EOS) if spec.data.newline == "eos" else (PAD, UNK)
+
+
+def _lines(spec, path: str) -> tf.data.Dataset:
+    lines = text_lines(path)
+    if spec.data.newline == "char":
+        lines = lines.map(lambda line: line + "\n", num_parallel_calls=tf.data.AUTOTUNE)
+    return lines
+
+
+def stream_windows(ids: np.ndarray, batch_size: int, bptt_length: int, partial: bool = True):
+    """Yield (inputs, targets) int32 [B, ≤T] windows over `batch_size` parallel streams,
+    the last one shorter when `partial` (so every predictable token of the streams is
+    scored once: the whole-stream metric of the literature). Only the < B tokens left
+    over by cutting N into B equal streams are not scored.
+    """
+    ids = np.asarray(ids, np.int32)
+    length = len(ids) // batch_size
+    if length < 2:
+        raise ValueError(f"{len(ids)} tokens are too few for {batch_size} streams")
+    streams = ids[: batch_size * length].reshape(batch_size, length)
+    for start in range(0, length - 1, bptt_length):
+        stop = min(start + bptt_length, length - 1)
+        if stop - start < bptt_length and not partial:
+            break
+        yield streams[:, start:stop], streams[:, start + 1:stop + 1]
+
+
+def build_data(spec, data_dir=None, vocabulary_path: str | os.PathLike | None = None) -> Data:
+    """Read the corpus, build or load the vocabulary, cut the BPTT windows.
+
+    Args:
+        spec: a `seqkeras.language_model.Spec`.
+        data_dir: the data directory (``--data-dir``); None = `resolve_data_dir()`.
+        vocabulary_path: where the vocabulary is saved; loaded from there if present
+            (so that evaluation, export and generation use the training run's ids).
+
+    Returns:
+        `Data` with ``train`` and ``validation`` window datasets, the ``tokenizer``
+        (holding its `Vocabulary`), and ``info``: ``vocabulary_size``,
+        ``train_tokens``, ``validation_tokens``, ``validation_ids`` (np.int32).
+    """
+    t = spec.training
+    train_path = resolve_corpus(spec.data.train, data_dir)
+    tokenizer = make_tokenizer(spec)
+    train_lines = _lines(spec, train_path)
+    validation_lines = None
+    if spec.data.validation:
+        validation_lines = _lines(spec, resolve_corpus(spec.data.validation, data_dir))
+    else:
+        count = int(train_lines.reduce(np.int64(0), lambda n, _: n + 1))
+        keep = count - max(1, int(round(count * spec.data.validation_fraction)))
+        validation_lines = train_lines.skip(keep)
+        train_lines = train_lines.take(keep)
+    if vocabulary_path is not None and pathlib.Path(vocabulary_path).is_file():
+        tokenizer.set_vocabulary(Vocabulary.load(vocabulary_path))
+    else:
+        tokenizer.adapt(train_lines, min_count=spec.data.min_count,
+                        max_size=spec.data.max_vocabulary or None, reserved=reserved_tokens(spec))
+        if vocabulary_path is not None:
+            tokenizer.vocabulary.save(vocabulary_path)
+    train_ids = collect_ids(token_stream(train_lines, tokenizer))
+    validation_ids = collect_ids(token_stream(validation_lines, tokenizer))
+    if len(train_ids) == 0:
+        raise DataError(train_path, None, "the training corpus has no tokens")
+    train = language_model_windows(train_ids, t.batch_size, t.bptt_length)
+    if t.steps_per_epoch:
+        train = train.repeat()
+    validation = language_model_windows(validation_ids, t.batch_size, t.bptt_length)
+    return Data(train=train, validation=validation, tokenizer=tokenizer,
+                info={"vocabulary_size": len(tokenizer.vocabulary), "train_tokens": int(len(train_ids)),
+                      "validation_tokens": int(len(validation_ids)), "validation_ids": validation_ids,
+                      "level": spec.data.level})

@@ -1,0 +1,229 @@
+"""The language model: Embedding → StackedRecurrent(cells) → (tied) softmax logits.
+
+    ids int[B, T] ─ "embedding" ─ Dropout ─ "recurrent" (StackedRecurrent, stateful,
+    return_sequences) ─ Dropout ─ "logits" → float32[B, T, V]
+
+Layer names are a contract with `seqkeras.language_model.export`: ``"embedding"``
+(`keras.layers.Embedding`), ``"recurrent"`` (`seqkeras.layers.StackedRecurrent`; its
+``.levels[i].cell`` are the cells) and ``"logits"`` (`Logits`, callable on
+``[B, units]`` or ``[B, T, units]``).
+
+Dropout follows Zaremba et al. (2014) on the non-recurrent connections (`dropout`, a
+new mask every step) and optionally Gal & Ghahramani's variational dropout
+(`layer_dropout` on every level's input, `recurrent_dropout` on h_{t-1}, one mask per
+sequence). Truncated BPTT: the recurrent stack is stateful, so row b of batch i+1
+continues row b of batch i; `reset_states` zeroes the carried state (each epoch and
+before every evaluation: `ResetStates`).
+"""
+
+from __future__ import annotations
+
+import math
+
+import keras
+import tensorflow as tf
+
+from seqkeras.cells import CELLS
+from seqkeras.layers import StackedRecurrent
+
+
+@keras.saving.register_keras_serializable(package="seqkeras")
+class Logits(keras.layers.Layer):
+    """Output layer: hidden states → unnormalised log-probabilities over the vocabulary.
+
+    Untied: logits = h W + b with W [units, V]. Tied (Press & Wolf 2017; Inan et al.
+    2017): logits = (h P) Eᵀ + b, where E [V, E_dim] is the embedding matrix of the
+    `embedding` layer (not copied: the same variable) and P [units, E_dim] a projection
+    present only when units ≠ E_dim.
+
+    With ``precision="bfloat16"`` the matmuls run in bfloat16 (AVX-512 BF16 / AMX on
+    CPU) and the logits are returned as float32, so the softmax and loss stay float32.
+
+    Args:
+        vocabulary_size: V.
+        embedding: the `keras.layers.Embedding` to tie to, or None (untied).
+        use_bias: add b [V].
+        precision: ``"float32"`` or ``"bfloat16"``.
+        kernel_initializer: initializer of W (or P).
+
+    Call args:
+        hidden: ``[B, units]`` or ``[B, T, units]``.
+
+    Returns:
+        float32 ``[B, V]`` or ``[B, T, V]``.
+    """
+
+    def __init__(self, vocabulary_size, embedding=None, use_bias=True, precision="float32",
+                 kernel_initializer="glorot_uniform", **kwargs):
+        super().__init__(**kwargs)
+        if precision not in ("float32", "bfloat16"):
+            raise ValueError(f"Argument `precision` must be 'float32' or 'bfloat16', received {precision!r}")
+        self.vocabulary_size = int(vocabulary_size)
+        self.use_bias = use_bias
+        self.precision = precision
+        self.kernel_initializer = keras.initializers.get(kernel_initializer)
+        # A reference, not a tracked sublayer: the variable belongs to the embedding.
+        object.__setattr__(self, "_tied_embedding", embedding)
+        self.projection = None
+        self.kernel = None
+        self.supports_masking = True
+
+    @property
+    def tied(self) -> bool:
+        return self._tied_embedding is not None
+
+    def build(self, input_shape):
+        units = input_shape[-1]
+        if self.tied:
+            dim = self._tied_embedding.output_dim
+            if units != dim:
+                self.projection = self.add_weight(shape=(units, dim), initializer=self.kernel_initializer,
+                                                  name="projection")
+        else:
+            self.kernel = self.add_weight(shape=(units, self.vocabulary_size),
+                                          initializer=self.kernel_initializer, name="kernel")
+        self.bias = (self.add_weight(shape=(self.vocabulary_size,), initializer="zeros", name="bias")
+                     if self.use_bias else None)
+        self.built = True
+
+    def call(self, hidden):
+        hidden = tf.convert_to_tensor(hidden)
+        shape = tf.shape(hidden)
+        flat = tf.reshape(hidden, [-1, hidden.shape[-1]])
+        dtype = tf.bfloat16 if self.precision == "bfloat16" else tf.float32
+        flat = tf.cast(flat, dtype)
+        if self.projection is not None:
+            flat = tf.matmul(flat, tf.cast(self.projection, dtype))
+        if self.tied:
+            weights = tf.cast(self._tied_embedding.embeddings, dtype)
+            logits = tf.matmul(flat, weights, transpose_b=True)
+        else:
+            logits = tf.matmul(flat, tf.cast(self.kernel, dtype))
+        logits = tf.cast(logits, tf.float32)
+        if self.bias is not None:
+            logits = logits + tf.cast(self.bias, tf.float32)
+        return tf.reshape(logits, tf.concat([shape[:-1], [self.vocabulary_size]], 0))
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape[:-1]) + (self.vocabulary_size,)
+
+    def compute_output_spec(self, hidden):
+        return keras.KerasTensor(self.compute_output_shape(hidden.shape), dtype="float32")
+
+    def get_config(self):
+        config = super().get_config()
+        config.update({"vocabulary_size": self.vocabulary_size, "use_bias": self.use_bias,
+                       "precision": self.precision,
+                       "kernel_initializer": keras.initializers.serialize(self.kernel_initializer)})
+        return config
+
+
+def make_cell(cell: str, units: int, options: dict | None = None, init_scale: float = 0.0):
+    """A seqkeras cell by registry name (``seqkeras.cells.CELLS``) with its options."""
+    if cell not in CELLS:
+        raise ValueError(f"Argument `cell` must be one of {sorted(CELLS)}, received cell={cell!r}")
+    options = dict(options or {})
+    if init_scale > 0:
+        uniform = lambda: keras.initializers.RandomUniform(-init_scale, init_scale)  # noqa: E731
+        options.setdefault("kernel_initializer", uniform())
+        if cell != "additive":
+            options.setdefault("recurrent_initializer", uniform())
+    return CELLS[cell](units, **options)
+
+
+def build_language_model(vocabulary_size: int, batch_size: int | None = None, cell: str = "lstm",
+                         cell_options: dict | None = None, layers: int = 2, units: int = 200,
+                         embedding_dim: int = 0, tie_embeddings: bool = False, dropout: float = 0.0,
+                         layer_dropout: float = 0.0, recurrent_dropout: float = 0.0,
+                         init_scale: float = 0.0, softmax_precision: str = "float32",
+                         stateful: bool = True, jit_compile="auto", name: str = "language_model"
+                         ) -> keras.Model:
+    """Build (not compile) the language model.
+
+    Args:
+        vocabulary_size: V, rows of the embedding and columns of the logits.
+        batch_size: the fixed batch size B (needed when `stateful`).
+        cell: name in `seqkeras.cells.CELLS` (``"lstm"``, ``"gru"``, ``"ran"``,
+            ``"elman"``, ``"additive"``); `cell_options` go to its constructor
+            (e.g. ``{"variant": "cifg"}``).
+        layers, units: depth and width of the recurrent stack.
+        embedding_dim: embedding width (0 = `units`).
+        tie_embeddings: logits use the embedding matrix transposed.
+        dropout: Zaremba dropout on the embedding and top outputs.
+        layer_dropout, recurrent_dropout: variational dropout (see module doc).
+        init_scale: > 0 initialises every weight uniform(−s, s) (Zaremba: 0.1).
+        softmax_precision: ``"float32"`` or ``"bfloat16"`` output matmuls.
+        stateful: carry the state across batches (truncated BPTT).
+        jit_compile: passed to the recurrent layers.
+
+    Returns:
+        `keras.Model` ``int32[B, T] → float32[B, T, V]``.
+
+    Example:
+        >>> model = build_language_model(50, batch_size=4, units=16, layers=1)
+        >>> model(np.zeros((4, 7), "int32")).shape
+        TensorShape([4, 7, 50])
+    """
+    if stateful and not batch_size:
+        raise ValueError("A stateful language model needs `batch_size` (the number of parallel streams)")
+    embedding_dim = embedding_dim or units
+    uniform = (keras.initializers.RandomUniform(-init_scale, init_scale) if init_scale > 0 else None)
+    inputs = keras.Input(batch_shape=(batch_size, None), dtype="int32", name="ids")
+    embedding = keras.layers.Embedding(vocabulary_size, embedding_dim, name="embedding",
+                                       embeddings_initializer=uniform or "uniform")
+    x = embedding(inputs)
+    if dropout:
+        x = keras.layers.Dropout(dropout, name="embedding_dropout")(x)
+    cells = [make_cell(cell, units, cell_options, init_scale) for _ in range(layers)]
+    x = StackedRecurrent(cells, return_sequences=True, stateful=stateful, dropout=layer_dropout,
+                         recurrent_dropout=recurrent_dropout, jit_compile=jit_compile, name="recurrent")(x)
+    if dropout:
+        x = keras.layers.Dropout(dropout, name="output_dropout")(x)
+    logits = Logits(vocabulary_size, embedding=embedding if tie_embeddings else None,
+                    precision=softmax_precision, kernel_initializer=uniform or "glorot_uniform",
+                    name="logits")(x)
+    return keras.Model(inputs, logits, name=name)
+
+
+def reset_states(model: keras.Model) -> None:
+    """Zero the carried recurrent state of every stateful layer of `model`."""
+    for layer in model.layers:
+        if hasattr(layer, "reset_state") and getattr(layer, "stateful", False):
+            layer.reset_state()
+
+
+class ResetStates(keras.callbacks.Callback):
+    """Reset the truncated-BPTT state at each epoch's start and around every evaluation."""
+
+    def on_epoch_begin(self, epoch, logs=None):
+        reset_states(self.model)
+
+    def on_test_begin(self, logs=None):
+        reset_states(self.model)
+
+    def on_test_end(self, logs=None):
+        reset_states(self.model)
+
+
+class StreamMetrics(keras.callbacks.Callback):
+    """Add perplexity (word level) or bits per character (char level) to the logs.
+
+    Keras's loss is the mean per-token negative log-likelihood in nats over equal-size
+    windows, so perplexity = exp(loss) and bits per character = loss / ln 2.
+    """
+
+    def __init__(self, level: str):
+        super().__init__()
+        self.level = level
+
+    def on_epoch_end(self, epoch, logs=None):
+        if logs is None:
+            return
+        for prefix in ("", "val_"):
+            loss = logs.get(prefix + "loss")
+            if loss is None:
+                continue
+            if self.level == "word":
+                logs[prefix + "perplexity"] = float(math.exp(min(loss, 50.0)))
+            else:
+                logs[prefix + "bits_per_character"] = float(loss / math.log(2.0))

@@ -1,0 +1,22 @@
+"""`seqkeras train PIPELINE`: ingest → train (resuming an interrupted run) → evaluate."""
+
+from seqkeras.pipeline.commands.common import add_pipeline_arguments, load, print_json
+
+
+def configure(parser):
+    add_pipeline_arguments(parser)
+    parser.add_argument("--epochs", type=int, default=None, help="override training.epochs")
+    parser.add_argument("--fresh", action="store_true", help="ignore a backup: start from scratch")
+
+
+def main(args):
+    from seqkeras.pipeline import runner
+
+    spec = load(args)
+    paths = runner.RunPaths.for_spec(spec, args.work_dir)
+    data = runner.build_data(spec, args.data_dir, paths)
+    spec = runner.apply_best_hyperparameters(spec, paths)
+    model, _ = runner.train(spec, data, paths, epochs=args.epochs, resume=not args.fresh)
+    print_json({"validation": runner.evaluate(spec, model, data), "weights": str(paths.weights),
+                "learning_curve": str(paths.learning_curve)})
+    return 0

@@ -1,0 +1,127 @@
+"""Optimisers, learning-rate schedules and the standard callbacks built from a `TrainingSpec`."""
+
+from __future__ import annotations
+
+import csv
+import math
+import pathlib
+
+import keras
+
+
+def make_optimizer(training, loss_scale: float = 1.0) -> keras.optimizers.Optimizer:
+    """The optimizer of a `TrainingSpec`, with gradient clipping by global norm.
+
+    Args:
+        training: a `seqkeras.pipeline.spec.TrainingSpec`.
+        loss_scale: make the optimizer act as if the loss were multiplied by this
+            factor (e.g. T for a loss summed over the T steps of a BPTT window while
+            Keras computes the per-token mean): SGD's learning rate is × `loss_scale`
+            (its update is linear in the gradient), Adam-type optimizers are
+            scale-invariant; the clipping norm is ÷ `loss_scale` for all.
+    """
+    clip = training.clip_norm / loss_scale if training.clip_norm > 0 else None
+    lr = training.learning_rate
+    if training.optimizer == "sgd":
+        return keras.optimizers.SGD(lr * loss_scale, momentum=training.momentum, global_clipnorm=clip)
+    if training.optimizer == "adam":
+        return keras.optimizers.Adam(lr, global_clipnorm=clip)
+    if training.optimizer == "adamw":
+        return keras.optimizers.AdamW(lr, weight_decay=training.weight_decay, global_clipnorm=clip)
+    if training.optimizer == "rmsprop":
+        return keras.optimizers.RMSprop(lr, global_clipnorm=clip)
+    raise ValueError(f"unknown optimizer {training.optimizer!r}")
+
+
+def schedule_callbacks(training, base_learning_rate: float) -> list[keras.callbacks.Callback]:
+    """Callbacks implementing ``training.schedule`` (and early stopping).
+
+    `base_learning_rate` is the optimizer's initial rate (read before any restore, so
+    a resumed run recomputes the same rate for its epoch).
+    """
+    schedule = training.schedule
+    callbacks = []
+    if schedule.kind == "zaremba":
+        def rate(epoch, lr=None):
+            return float(base_learning_rate * schedule.decay ** max(0, epoch + 1 - schedule.decay_after))
+        callbacks.append(keras.callbacks.LearningRateScheduler(rate))
+    elif schedule.kind == "plateau":
+        callbacks.append(keras.callbacks.ReduceLROnPlateau(monitor="val_loss", factor=schedule.decay,
+                                                           patience=schedule.patience, verbose=1))
+    if training.early_stopping:
+        callbacks.append(keras.callbacks.EarlyStopping(monitor="val_loss", patience=training.early_stopping,
+                                                       restore_best_weights=True))
+    return callbacks
+
+
+class LearningRateLogger(keras.callbacks.Callback):
+    """Put the learning rate of each epoch into the logs (CSV, TensorBoard)."""
+
+    def on_epoch_end(self, epoch, logs=None):
+        if logs is not None:
+            logs["learning_rate"] = float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate))
+
+
+class EpochTimer(keras.callbacks.Callback):
+    """Put the wall time of each epoch (seconds) into the logs."""
+
+    def on_epoch_begin(self, epoch, logs=None):
+        import time
+        self._start = time.perf_counter()
+
+    def on_epoch_end(self, epoch, logs=None):
+        import time
+        if logs is not None:
+            logs["epoch_seconds"] = time.perf_counter() - self._start
+
+
+def read_history(csv_path: str | pathlib.Path) -> dict[str, list[float]]:
+    """The CSVLogger history, one value per epoch (the last row of an epoch wins,
+    so a resumed run's repeated epoch is counted once)."""
+    path = pathlib.Path(csv_path)
+    if not path.is_file():
+        return {}
+    rows = {}
+    with open(path, newline="") as stream:
+        for row in csv.DictReader(stream):
+            try:
+                rows[int(row["epoch"])] = row
+            except (KeyError, ValueError):
+                continue
+    history: dict[str, list[float]] = {}
+    for epoch in sorted(rows):
+        for key, value in rows[epoch].items():
+            try:
+                history.setdefault(key, []).append(float(value))
+            except (TypeError, ValueError):
+                history.setdefault(key, []).append(math.nan)
+    return history
+
+
+def plot_learning_curve(history: dict[str, list[float]], path: str | pathlib.Path, title: str = "") -> pathlib.Path | None:
+    """Write a PNG of loss (and perplexity / bits per character) per epoch."""
+    if not history.get("loss"):
+        return None
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    extra = next((k for k in ("perplexity", "bits_per_character", "accuracy") if k in history), None)
+    panels = [("loss", "loss")] + ([(extra, extra.replace("_", " "))] if extra else [])
+    fig, axes = plt.subplots(1, len(panels), figsize=(5.5 * len(panels), 4), squeeze=False)
+    epochs = [int(e) + 1 for e in history.get("epoch", range(len(history["loss"])))]
+    for ax, (key, label) in zip(axes[0], panels):
+        ax.plot(epochs, history[key], "o-", label="train")
+        if "val_" + key in history:
+            ax.plot(epochs, history["val_" + key], "s-", label="validation")
+        ax.set_xlabel("epoch")
+        ax.set_ylabel(label)
+        ax.grid(alpha=0.3)
+        ax.legend()
+    fig.suptitle(title)
+    fig.tight_layout()
+    path = pathlib.Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path

@@ -1,0 +1,166 @@
+"""keras-tuner glue: a HyperModel over any spec, the tuner the spec names, a summary.
+
+The search space is written in the spec (``[tuning.space]``) as dotted spec keys →
+ranges (see `seqkeras.pipeline.spec.TuningSpec`). `SpecHyperModel.build(hp)` copies the
+spec with the trial's values and calls the application's `build_model`, so every
+application gets tuning for free; an application may subclass it (e.g. to tune keys
+that need special handling).
+
+The tuner directory is ``<run>/tuner/`` with ``overwrite=False``: a search started
+again resumes (finished trials are kept, the interrupted one is rerun).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+
+import keras
+import keras_tuner
+
+from seqkeras.pipeline.spec import get_key, with_overrides
+
+
+class SpecHyperModel(keras_tuner.HyperModel):
+    """A keras-tuner HyperModel whose hyperparameters are dotted keys of a spec.
+
+    Args:
+        application: the application module (its `build_model` is called).
+        spec: the base spec; ``spec.tuning.space`` is the search space.
+        data: the `Data` the models are trained on (fixed across trials: do not
+            tune keys that change the data, such as the batch size).
+    """
+
+    def __init__(self, application, spec, data, name=None, tunable=True):
+        super().__init__(name=name, tunable=tunable)
+        self.application = application
+        self.spec = spec
+        self.data = data
+
+    def values(self, hp: keras_tuner.HyperParameters) -> dict:
+        """Declare the space on `hp` and return this trial's ``{dotted key: value}``."""
+        values = {}
+        for key, space in self.spec.tuning.space.items():
+            if isinstance(space, list):
+                values[key] = hp.Choice(key, space)
+                continue
+            low, high = space["min"], space["max"]
+            sampling = space.get("sampling", "linear")
+            default = get_key(self.spec, key)
+            if isinstance(low, int) and isinstance(high, int) and not isinstance(default, float):
+                values[key] = hp.Int(key, low, high, step=space.get("step", 1), sampling=sampling)
+            else:
+                values[key] = hp.Float(key, float(low), float(high), step=space.get("step"), sampling=sampling)
+        return values
+
+    def build(self, hp):
+        spec = with_overrides(self.spec, self.values(hp))
+        return self.application.build_model(spec, self.data)
+
+
+def make_tuner(spec, hypermodel, directory, project_name: str = "search"):
+    """The keras-tuner tuner named by ``spec.tuning.tuner`` (resumable: overwrite=False)."""
+    t = spec.tuning
+    objective = keras_tuner.Objective(t.objective, direction=t.direction)
+    common = dict(objective=objective, directory=str(directory), project_name=project_name,
+                  overwrite=False, seed=t.seed, executions_per_trial=t.executions_per_trial)
+    if t.tuner == "random":
+        return keras_tuner.RandomSearch(hypermodel, max_trials=t.max_trials, **common)
+    if t.tuner == "bayesian":
+        return keras_tuner.BayesianOptimization(hypermodel, max_trials=t.max_trials, **common)
+    if t.tuner == "hyperband":
+        return keras_tuner.Hyperband(hypermodel, max_epochs=t.epochs, factor=t.hyperband_factor, **common)
+    raise ValueError(f"unknown tuner {t.tuner!r}")
+
+
+def tune(spec, data, paths, verbose="auto") -> dict:
+    """Search, write the summary (markdown table + PNG) and the best values; return them.
+
+    The best trial's values are saved to ``best_hyperparameters.json``; `train`,
+    `evaluate` and `export` then use the spec with them applied.
+    """
+    from seqkeras.pipeline import runner
+
+    app = runner.application(spec)
+    hypermodel_cls = getattr(app, "HyperModel", SpecHyperModel)
+    hypermodel = hypermodel_cls(app, spec, data)
+    tuner = make_tuner(spec, hypermodel, paths.tuner)
+    t = spec.tuning
+    fit_kwargs = dict(
+        x=data.train, validation_data=data.validation, epochs=t.epochs,
+        steps_per_epoch=(t.steps_per_epoch or spec.training.steps_per_epoch or None),
+        validation_steps=(t.validation_steps or spec.training.validation_steps or None),
+        callbacks=runner.app_callbacks(spec, data), verbose=verbose)
+    if t.max_minutes > 0 and t.tuner != "hyperband":
+        # Grow the trial budget one at a time until the time budget is spent.
+        deadline = time.monotonic() + 60 * t.max_minutes
+        oracle = tuner.oracle
+        while time.monotonic() < deadline:
+            done = len([tr for tr in oracle.trials.values() if tr.status in ("COMPLETED", "INVALID", "FAILED")])
+            if done >= t.max_trials:
+                break
+            oracle.max_trials = done + 1
+            tuner.search(**fit_kwargs)
+        oracle.max_trials = t.max_trials
+    else:
+        tuner.search(**fit_kwargs)
+    best = tuner.get_best_hyperparameters(1)
+    values = {k: _plain(v) for k, v in best[0].values.items() if k in spec.tuning.space} if best else {}
+    paths.best_hyperparameters.write_text(json.dumps(values, indent=2))
+    write_summary(tuner, spec, paths)
+    return values
+
+
+def _plain(value):
+    return value.item() if hasattr(value, "item") else value
+
+
+def trial_rows(tuner, spec) -> list[dict]:
+    """One row per trial: id, status, score, and its hyperparameter values (best first)."""
+    rows = []
+    for trial in tuner.oracle.trials.values():
+        score = trial.score
+        row = {"trial": trial.trial_id, "status": trial.status,
+               "score": None if score is None or (isinstance(score, float) and math.isnan(score)) else float(score)}
+        row.update({k: _plain(trial.hyperparameters.values.get(k)) for k in spec.tuning.space})
+        rows.append(row)
+    sign = 1 if spec.tuning.direction == "min" else -1
+    rows.sort(key=lambda r: (r["score"] is None, sign * (r["score"] or 0.0)))
+    return rows
+
+
+def write_summary(tuner, spec, paths):
+    """``tuning_summary.md`` (a table of trials, best first) and ``tuning_trials.png``."""
+    rows = trial_rows(tuner, spec)
+    keys = ["trial", "status", "score", *spec.tuning.space]
+    lines = [f"# Tuning {spec.name}: {spec.tuning.tuner}, objective {spec.tuning.objective} "
+             f"({spec.tuning.direction})", "",
+             "| " + " | ".join(keys) + " |", "|" + "---|" * len(keys)]
+    for row in rows:
+        cells = [(f"{row[k]:.4g}" if isinstance(row[k], float) else str(row[k])) for k in keys]
+        lines.append("| " + " | ".join(cells) + " |")
+    text = "\n".join(lines) + "\n"
+    (paths.root / "tuning_summary.md").write_text(text)
+    print(text)
+    scored = [r for r in rows if r["score"] is not None]
+    if scored:
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+
+        labels = [", ".join(f"{k.split('.')[-1]}={_short(r[k])}" for k in spec.tuning.space) for r in scored]
+        fig, ax = plt.subplots(figsize=(8, 0.5 * len(scored) + 1.5))
+        ax.barh(range(len(scored)), [r["score"] for r in scored], color="tab:blue")
+        ax.set_yticks(range(len(scored)), labels, fontsize=8)
+        ax.invert_yaxis()
+        ax.set_xlabel(spec.tuning.objective)
+        ax.set_title(f"{spec.name}: trials (best first)")
+        fig.tight_layout()
+        fig.savefig(paths.root / "tuning_trials.png", dpi=100)
+        plt.close(fig)
+    return rows
+
+
+def _short(value):
+    return f"{value:.3g}" if isinstance(value, float) else value
