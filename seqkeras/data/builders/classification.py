@@ -6,13 +6,13 @@ from typing import Sequence
 
 import tensorflow as tf
 
-from seqkeras.data.builders.batching import DEFAULT_BUCKETS, bucketed_batches, map_in_batches, label_ids, shuffled
+from seqkeras.data.builders.batching import bucketed_batches, map_in_batches, label_ids, shuffled
 from seqkeras.data.tokenizers import Tokenizer
 
 
 def classification_batches(pairs: tf.data.Dataset, tokenizer: Tokenizer, batch_size: int,
                            labels: Sequence[str] | None = None, max_length: int | None = None,
-                           bucket_boundaries: Sequence[int] | None = DEFAULT_BUCKETS,
+                           pool_batches: int | None = 32,
                            shuffle_buffer: int | None = None, seed: int | None = None,
                            cache: bool = False) -> tf.data.Dataset:
     """(text, label) pairs → padded ``(ids int64[B, T], label int32[B])`` batches.
@@ -25,8 +25,8 @@ def classification_batches(pairs: tf.data.Dataset, tokenizer: Tokenizer, batch_s
         batch_size: examples per batch.
         labels: label strings in class-index order, e.g. ``["0", "1"]``.
         max_length: keep only the first `max_length` tokens of each text.
-        bucket_boundaries: length buckets (`tf.data.Dataset.bucket_by_sequence_length`);
-            None pads each batch to its longest text.
+        pool_batches: bucket by length, sorting pools of this many batches (see
+            `batching.bucketed_batches`); None pads batches in input order.
         shuffle_buffer: shuffle examples (before batching) with this buffer and `seed`.
         cache: cache the tokenized examples in memory after the first epoch.
     """
@@ -40,4 +40,4 @@ def classification_batches(pairs: tf.data.Dataset, tokenizer: Tokenizer, batch_s
     if cache:
         examples = examples.cache()
     examples = shuffled(examples, shuffle_buffer, seed)
-    return bucketed_batches(examples, lambda ids, label: tf.shape(ids)[0], batch_size, bucket_boundaries)
+    return bucketed_batches(examples, batch_size, pool_batches, seed)

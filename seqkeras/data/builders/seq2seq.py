@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Sequence
 
 import tensorflow as tf
 
-from seqkeras.data.builders.batching import DEFAULT_BUCKETS, bucketed_batches, map_in_batches, shuffled
+from seqkeras.data.builders.batching import bucketed_batches, map_in_batches, shuffled
 from seqkeras.data.tokenizers import Tokenizer
 
 
 def seq2seq_batches(pairs: tf.data.Dataset, source_tokenizer: Tokenizer, target_tokenizer: Tokenizer,
                     batch_size: int, max_length: int | None = None,
-                    bucket_boundaries: Sequence[int] | None = DEFAULT_BUCKETS,
+                    pool_batches: int | None = 32,
                     shuffle_buffer: int | None = None, seed: int | None = None,
                     cache: bool = False) -> tf.data.Dataset:
     """(source, target) string pairs → teacher-forcing batches.
@@ -26,7 +25,8 @@ def seq2seq_batches(pairs: tf.data.Dataset, source_tokenizer: Tokenizer, target_
         source_tokenizer, target_tokenizer: tokenizers with vocabularies.
         batch_size: pairs per batch.
         max_length: drop pairs whose source or target-in is longer.
-        bucket_boundaries: length buckets on max(source, target) length.
+        pool_batches: bucket by max(source, target) length within pools of this
+            many batches (see `batching.bucketed_batches`); None keeps input order.
 
     Returns:
         `tf.data.Dataset` of ``((source int64[B, S], target_in int64[B, T]),
@@ -52,6 +52,5 @@ def seq2seq_batches(pairs: tf.data.Dataset, source_tokenizer: Tokenizer, target_
     if cache:
         examples = examples.cache()
     examples = shuffled(examples, shuffle_buffer, seed)
-    batches = bucketed_batches(examples, lambda s, t_in, t_out: tf.maximum(tf.size(s), tf.size(t_in)),
-                               batch_size, bucket_boundaries)
+    batches = bucketed_batches(examples, batch_size, pool_batches, seed)
     return batches.map(lambda s, t_in, t_out: ((s, t_in), t_out))

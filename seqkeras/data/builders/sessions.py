@@ -50,4 +50,4 @@ def session_sequences(users: tf.data.Dataset, batch_size: int, max_length: int |
 
     examples = users.filter(lambda u: tf.size(u["items"]) >= 2).map(pairs, num_parallel_calls=tf.data.AUTOTUNE)
     examples = shuffled(examples, shuffle_buffer, seed)
-    return bucketed_batches(examples, lambda x, y: tf.shape(x)[0], batch_size, None)
+    return bucketed_batches(examples, batch_size, pool_batches=None)

@@ -6,14 +6,14 @@ from typing import Sequence
 
 import tensorflow as tf
 
-from seqkeras.data.builders.batching import DEFAULT_BUCKETS, bucketed_batches, shuffled
+from seqkeras.data.builders.batching import bucketed_batches, shuffled
 from seqkeras.data.vocabulary import Vocabulary
 
 
 def tagging_batches(sentences: tf.data.Dataset, vocabulary: Vocabulary, tags: Sequence[str],
                     batch_size: int, char_vocabulary: Vocabulary | None = None,
                     max_word_length: int | None = None, lowercase: bool = False,
-                    bucket_boundaries: Sequence[int] | None = DEFAULT_BUCKETS,
+                    pool_batches: int | None = 32,
                     shuffle_buffer: int | None = None, seed: int | None = None,
                     cache: bool = False) -> tf.data.Dataset:
     """Sentences ``{"tokens", "tags"}`` (from `conll_sentences`) → padded id batches.
@@ -30,6 +30,8 @@ def tagging_batches(sentences: tf.data.Dataset, vocabulary: Vocabulary, tags: Se
         char_vocabulary: when given, add character ids of each token.
         max_word_length: truncate each word to this many characters.
         lowercase: lower-case tokens before the word lookup (characters keep case).
+        pool_batches: bucket by length within pools of this many batches (see
+            `batching.bucketed_batches`); None keeps input order.
 
     Returns:
         `tf.data.Dataset` of ``(token_ids int64[B, T], tag_ids int32[B, T])``, or with
@@ -41,23 +43,22 @@ def tagging_batches(sentences: tf.data.Dataset, vocabulary: Vocabulary, tags: Se
     tag_table = tf.lookup.StaticHashTable(
         tf.lookup.KeyValueTensorInitializer(tf.constant(list(tags)), tf.range(len(tags), dtype=tf.int32)), -1)
 
-    def encode(sentence):
-        tokens = sentence["tokens"]
+    def encode(tokens, tag_strings):
+        """Padded strings ``[B, T]`` ("" = padding) → ids, all in a few batched ops."""
+        pad = tf.equal(tokens, "")
         ids = words(tf.strings.lower(tokens, encoding="utf-8") if lowercase else tokens)
-        tag_ids = tag_table.lookup(sentence["tags"])
+        ids = tf.where(pad, tf.constant(0, tf.int64), ids)
+        tag_ids = tf.where(pad, 0, tag_table.lookup(tag_strings))
         if chars is None:
             return ids, tag_ids
-        letters = tf.strings.unicode_split(tokens, "UTF-8", errors="replace")
+        letters = tf.strings.unicode_split(tokens, "UTF-8", errors="replace")  # [B, T, None]
         if max_word_length:
-            letters = letters[:, :max_word_length]
+            letters = letters[:, :, :max_word_length]
         return {"tokens": ids, "chars": chars(letters).to_tensor(0)}, tag_ids
 
-    examples = sentences.map(encode, num_parallel_calls=tf.data.AUTOTUNE)
+    examples = sentences.map(lambda s: (s["tokens"], s["tags"]))
     if cache:
         examples = examples.cache()
     examples = shuffled(examples, shuffle_buffer, seed)
-    if chars is None:
-        length = lambda ids, tag_ids: tf.shape(ids)[0]
-    else:
-        length = lambda inputs, tag_ids: tf.shape(inputs["tokens"])[0]
-    return bucketed_batches(examples, length, batch_size, bucket_boundaries)
+    batches = bucketed_batches(examples, batch_size, pool_batches, seed)
+    return batches.map(encode, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)

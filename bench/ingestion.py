@@ -1,0 +1,214 @@
+"""Ingestion benchmark: tokens/s and MB/s of every builder on the real corpora.
+
+Prints one table row per pipeline, run end to end (read → tokenize → look up →
+batch): "setup" is building the dataset (the validation pass over the files; for
+the LM, reading the ids into memory), "epoch" one steady-state pass (after an
+untimed warm-up pass). Vocabularies are built beforehand (not timed). Compared in
+the same run with
+
+* a plain-Python baseline (read, lower, split, dict lookup, list batches);
+* `keras.layers.TextVectorization` with its default standardization on the same
+  ~50 MB of text, and the raw `tf.data.TextLineDataset` read limit;
+* the PTB-small model's token consumption during training (`PTB_SMALL_TOKENS_PER_S`).
+
+Usage: ``python bench/ingestion.py [--data-dir ../shared/data] [--megabytes 50]``.
+This is a benchmark, not a test: numbers depend on the machine and its load.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import os
+import pathlib
+import tempfile
+import time
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+import tensorflow as tf  # noqa: E402
+
+from seqkeras import data  # noqa: E402
+
+# Training-step token consumption of the PTB-small LSTM (Zaremba et al.: 2×200 units,
+# B=20, T=35) measured by the foundation benchmark on this CPU: about 7,000 tokens/s.
+# The pipeline must deliver at least TARGET_MARGIN times this so training is never
+# input-bound.
+PTB_SMALL_TOKENS_PER_S = 7_000
+TARGET_MARGIN = 10
+TEXT_VECTORIZATION_TARGET = 1.5  # word tokenization + lookup + batching vs TextVectorization
+BATCH = 1024
+
+
+def unpacked_size(path: pathlib.Path) -> int:
+    opener = gzip.open if path.suffix == ".gz" else open
+    with opener(path, "rb") as f:
+        return sum(len(chunk) for chunk in iter(lambda: f.read(1 << 20), b""))
+
+
+def timed(dataset: tf.data.Dataset, count_tokens) -> tuple[float, int]:
+    """Seconds for one steady-state epoch of `dataset` and the tokens it delivered.
+
+    A first, untimed epoch traces the tf.data functions and warms the OS file cache;
+    the second epoch is what every later training epoch costs.
+    """
+    counts = dataset.map(lambda *e: tf.cast(count_tokens(e if len(e) > 1 else e[0]), tf.int64))
+    epoch = lambda: int(counts.reduce(tf.constant(0, tf.int64), lambda total, n: total + n))
+    epoch()
+    start = time.perf_counter()
+    tokens = epoch()
+    return time.perf_counter() - start, tokens
+
+
+def nonzero(x) -> tf.Tensor:
+    return tf.math.count_nonzero(x)
+
+
+def count_ids(ids) -> tf.Tensor:
+    """Non-padding ids of a dense or ragged batch."""
+    return tf.math.count_nonzero(ids.flat_values if isinstance(ids, tf.RaggedTensor) else ids)
+
+
+def row(name: str, seconds: float, tokens: int, nbytes: int, note: str = "", setup: float = 0.0) -> dict:
+    return {"pipeline": name, "s": seconds, "setup": setup, "tokens/s": tokens / seconds, "MB/s": nbytes / seconds / 1e6,
+            "× PTB-small": tokens / seconds / PTB_SMALL_TOKENS_PER_S, "note": note}
+
+
+def bench_language_model(root: pathlib.Path) -> dict:
+    path = root / "ptb" / "ptb.train.txt.gz"
+    tokenizer = data.WordTokenizer(add_eos=True)
+    tokenizer.adapt(data.text_lines(path), reserved=("<pad>", "<unk>", "<eos>"))
+    start = time.perf_counter()
+    windows = data.language_model_windows(data.token_stream(data.text_lines(path), tokenizer), 20, 35)
+    setup = time.perf_counter() - start
+    seconds, tokens = timed(windows, lambda xy: tf.size(xy[0]))
+    return row("LM windows (PTB train, B=20 T=35)", seconds, tokens, unpacked_size(path),
+               "setup = read + tokenize into memory", setup)
+
+
+def bench_classification(root: pathlib.Path) -> dict:
+    path = root / "imdb" / "train.csv.gz"
+    pairs = lambda: data.labelled_text(path, "text", "label", delimiter=",", quoting=True)
+    tokenizer = data.WordTokenizer(lowercase=True)
+    tokenizer.adapt(pairs().map(lambda text, label: text), max_size=20_000)
+    start = time.perf_counter()
+    batches = data.classification_batches(pairs(), tokenizer, 32, labels=["0", "1"], shuffle_buffer=1000, seed=1)
+    setup = time.perf_counter() - start
+    seconds, tokens = timed(batches, lambda xy: nonzero(xy[0]))
+    return row("classification (IMDB train)", seconds, tokens, unpacked_size(path), "setup = CSV check pass", setup)
+
+
+def bench_tagging(root: pathlib.Path) -> dict:
+    path = root / "ud_en_ewt" / "en_ewt-ud-train.conllu.gz"
+    sentences = lambda: data.conll_sentences(path, "conllu")
+    words = data.Vocabulary.build(sentences().map(lambda s: s["tokens"]))
+    chars = data.CharacterTokenizer().adapt(sentences().map(lambda s: tf.strings.reduce_join(s["tokens"])))
+    tags = [t for t in data.Vocabulary.build(sentences().map(lambda s: s["tags"])).tokens[2:]]
+    start = time.perf_counter()
+    batches = data.tagging_batches(sentences(), words, tags, 32, char_vocabulary=chars)
+    setup = time.perf_counter() - start
+    seconds, tokens = timed(batches, lambda xy: nonzero(xy[0]["tokens"]))
+    return row("tagging + chars (UD EWT train)", seconds, tokens, unpacked_size(path),
+               "CoNLL-U parse each epoch", setup)
+
+
+def bench_seq2seq(root: pathlib.Path) -> dict:
+    en, de = root / "multi30k" / "train.en.gz", root / "multi30k" / "train.de.gz"
+    source = data.WordTokenizer(lowercase=True)
+    source.adapt(data.text_lines(en), min_count=2)
+    target = data.WordTokenizer(lowercase=True)
+    target.adapt(data.text_lines(de), min_count=2, reserved=("<pad>", "<unk>", "<bos>", "<eos>"))
+    start = time.perf_counter()
+    batches = data.seq2seq_batches(data.parallel_lines(en, de), source, target, 64, max_length=50,
+                                   shuffle_buffer=1000, seed=1)
+    setup = time.perf_counter() - start
+    seconds, tokens = timed(batches, lambda xy: nonzero(xy[0][0]) + nonzero(xy[1]))
+    return row("seq2seq (Multi30k en→de)", seconds, tokens, unpacked_size(en) + unpacked_size(de), "", setup)
+
+
+def make_text(root: pathlib.Path, megabytes: int, out: pathlib.Path) -> int:
+    """Write ~`megabytes` MB of real text (IMDB reviews, PTB, Multi30k) to `out`."""
+    sources = [root / "imdb" / "train.csv.gz", root / "ptb" / "ptb.train.txt.gz", root / "multi30k" / "train.en.gz"]
+    written = 0
+    with open(out, "wb") as f:
+        while written < megabytes * 1_000_000:
+            for path in sources:
+                with gzip.open(path, "rb") as src:
+                    for line in src:
+                        f.write(line)
+                        written += len(line)
+                        if written >= megabytes * 1_000_000:
+                            return written
+    return written
+
+
+def bench_word_throughput(text: pathlib.Path, nbytes: int) -> list[dict]:
+    tokenizer = data.WordTokenizer(lowercase=True)
+    vocab = tokenizer.adapt(tf.data.TextLineDataset(str(text)).take(200_000), max_size=50_000)
+    lines = lambda: tf.data.TextLineDataset(str(text), buffer_size=1 << 20).batch(BATCH)
+    rows = []
+
+    seconds, _ = timed(lines().prefetch(tf.data.AUTOTUNE), lambda b: tf.constant(0))
+    rows.append(row("raw TextLineDataset read + batch", seconds, 0, nbytes, "read limit"))
+
+    vectorizer = keras.layers.TextVectorization(vocabulary=vocab.tokens[2:], ragged=False)
+    ds = lines().map(vectorizer, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
+    seconds, tokens = timed(ds, count_ids)
+    rows.append(row("TextVectorization default (padded)", seconds, tokens, nbytes, "reference"))
+    reference = rows[-1]["MB/s"]
+
+    for name, fn in [("ragged batches", tokenizer), ("padded batches", lambda b: tokenizer(b).to_tensor())]:
+        ds = lines().map(fn, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
+        seconds, tokens = timed(ds, count_ids)
+        rows.append(row(f"WordTokenizer + lookup, {name}", seconds, tokens, nbytes,
+                        f"{nbytes / seconds / 1e6 / reference:.2f}× TextVectorization (target ≥ {TEXT_VECTORIZATION_TARGET})"))
+
+    ids = {t: i for i, t in enumerate(vocab.tokens)}
+    start = time.perf_counter()
+    tokens = 0
+    with open(text, encoding="utf-8", errors="replace") as f:
+        batch = []
+        for line in f:
+            batch.append([ids.get(w, 1) for w in line.lower().split()])
+            if len(batch) == BATCH:
+                width = max(map(len, batch))
+                tokens += sum(map(len, batch))
+                np.array([r + [0] * (width - len(r)) for r in batch])
+                batch = []
+    rows.append(row("plain Python (lower/split/dict/pad)", time.perf_counter() - start, tokens, nbytes, "baseline"))
+    return rows
+
+
+def print_table(rows: list[dict]) -> None:
+    header = f"{'pipeline':48} {'setup s':>8} {'epoch s':>8} {'tokens/s':>12} {'MB/s':>8} {'×PTB-small':>11}  note"
+    print(header)
+    print("-" * len(header))
+    for r in rows:
+        print(f"{r['pipeline']:48} {r['setup']:8.2f} {r['s']:8.2f} {r['tokens/s']:12,.0f} {r['MB/s']:8.1f} "
+              f"{r['× PTB-small']:11.0f}  {r['note']}")
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data-dir", default=None, help="corpora directory (default: $SEQKERAS_DATA, ../shared/data)")
+    parser.add_argument("--megabytes", type=int, default=50, help="text size for the tokenizer comparison")
+    args = parser.parse_args(argv)
+    root = pathlib.Path(args.data_dir) if args.data_dir else (
+        data.resolve_data_dir() if os.environ.get("SEQKERAS_DATA") else pathlib.Path("../shared/data"))
+    rows = [bench_language_model(root), bench_classification(root), bench_tagging(root), bench_seq2seq(root)]
+    with tempfile.TemporaryDirectory() as tmp:
+        text = pathlib.Path(tmp) / "text.txt"
+        nbytes = make_text(root, args.megabytes, text)
+        rows += bench_word_throughput(text, nbytes)
+    print(f"\nPTB-small consumes {PTB_SMALL_TOKENS_PER_S:,} tokens/s in training; target ≥ "
+          f"{TARGET_MARGIN}× = {TARGET_MARGIN * PTB_SMALL_TOKENS_PER_S:,} tokens/s.\n")
+    print_table(rows)
+    slowest = min(r["tokens/s"] for r in rows[:4])
+    print(f"\nslowest builder: {slowest / PTB_SMALL_TOKENS_PER_S:.0f}× PTB-small consumption "
+          f"({'meets' if slowest >= TARGET_MARGIN * PTB_SMALL_TOKENS_PER_S else 'MISSES'} the {TARGET_MARGIN}× target)")
+
+
+if __name__ == "__main__":
+    main()
