@@ -15,6 +15,7 @@ cell usable in `keras.layers.RNN`.
 """
 
 import keras
+import tensorflow as tf
 from keras import ops
 
 
@@ -184,6 +185,38 @@ class RecurrentCell(keras.layers.Layer):
         """
         raise NotImplementedError
 
+    def transition_gradient(
+        self, projected, recurrent, states, d_output, d_new_states, recurrent_mask, variables
+    ):
+        """Vector-Jacobian product of `transition` (used by the backward loop).
+
+        The default differentiates one step with autodiff (recomputing it); cells
+        override it with the analytic derivative for speed, falling back here for
+        options the analytic form does not cover.
+
+        Args:
+            projected, recurrent, states, recurrent_mask: as in `transition`.
+            d_output: [B, units], gradient of the step output.
+            d_new_states: list of [B, size], gradients of the new states.
+            variables: the `tf.Variable`s read inside `transition` whose gradients
+                are wanted.
+
+        Returns:
+            (d_projected [B, P], d_recurrent [B, R], d_states list,
+            d_variables list matching `variables`).
+        """
+        with tf.GradientTape() as tape:
+            tape.watch([projected, recurrent, *states])
+            output, new_states = self.transition(projected, recurrent, states, recurrent_mask)
+        grads = tape.gradient(
+            [output, *new_states],
+            [projected, recurrent, *states, *variables],
+            output_gradients=[d_output, *d_new_states],
+            unconnected_gradients=tf.UnconnectedGradients.ZERO,
+        )
+        count = len(states)
+        return grads[0], grads[1], grads[2 : 2 + count], grads[2 + count :]
+
     def call(self, inputs, states, training=False):
         """One step as a standard Keras RNN cell: [B, D], states -> ([B, units], states)."""
         states = list(states) if isinstance(states, (list, tuple)) else [states]
@@ -216,6 +249,11 @@ class RecurrentCell(keras.layers.Layer):
             }
         )
         return config
+
+
+def is_activation(function, name):
+    """Whether a resolved Keras activation is the named built-in."""
+    return keras.activations.serialize(function) == name
 
 
 def split_gates(tensor, names):

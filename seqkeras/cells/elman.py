@@ -1,6 +1,7 @@
 """Elman (simple) recurrent cell."""
 
 import keras
+from keras import ops
 
 from seqkeras.cells.base import RecurrentCell, check_choice
 
@@ -34,6 +35,21 @@ class ElmanCell(RecurrentCell):
     def transition(self, projected, recurrent, states, recurrent_mask=None):
         h = self.activation(projected + recurrent)
         return h, [h]
+
+    def transition_gradient(
+        self, projected, recurrent, states, d_output, d_new_states, recurrent_mask, variables
+    ):
+        """Analytic derivative: d(Wx + Uh + b) = dh ⊙ f'(·), written via h = f(·)."""
+        h = self.activation(projected + recurrent)
+        d_h = d_output + d_new_states[0]
+        derivative = {
+            "tanh": lambda: 1.0 - h * h,
+            "sigmoid": lambda: h * (1.0 - h),
+            "relu": lambda: ops.cast(h > 0, h.dtype),
+            "linear": lambda: 1.0,
+        }[self.activation_name]()
+        d_pre = d_h * derivative
+        return d_pre, d_pre, [ops.zeros_like(d_h)], []
 
     def get_config(self):
         return {**super().get_config(), "activation": self.activation_name}

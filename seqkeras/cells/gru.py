@@ -3,7 +3,7 @@
 import keras
 from keras import ops
 
-from seqkeras.cells.base import RecurrentCell, split_gates
+from seqkeras.cells.base import RecurrentCell, is_activation, split_gates
 
 
 @keras.saving.register_keras_serializable(package="seqkeras")
@@ -83,11 +83,37 @@ class GRUCell(RecurrentCell):
             candidate = self.activation(x["h"] + r * u["h"])
         else:
             h_seen = h_prev if recurrent_mask is None else h_prev * recurrent_mask
-            candidate = self.activation(
-                x["h"] + ops.matmul(r * h_seen, self.candidate_kernel)
-            )
+            candidate_kernel = ops.cast(self.candidate_kernel, h_seen.dtype)
+            candidate = self.activation(x["h"] + ops.matmul(r * h_seen, candidate_kernel))
         h = z * h_prev + (1.0 - z) * candidate
         return h, [h]
+
+    def transition_gradient(
+        self, projected, recurrent, states, d_output, d_new_states, recurrent_mask, variables
+    ):
+        """Analytic derivative of `transition` for the tanh/sigmoid reset-after form."""
+        analytic = (
+            self.reset_after
+            and is_activation(self.activation, "tanh")
+            and is_activation(self.recurrent_activation, "sigmoid")
+        )
+        if not analytic:
+            return super().transition_gradient(
+                projected, recurrent, states, d_output, d_new_states, recurrent_mask, variables
+            )
+        h_prev = states[0]
+        x = split_gates(projected, ("z", "r", "h"))
+        u = split_gates(recurrent, ("z", "r", "h"))
+        z = ops.sigmoid(x["z"] + u["z"])
+        r = ops.sigmoid(x["r"] + u["r"])
+        candidate = ops.tanh(x["h"] + r * u["h"])
+        d_h = d_output + d_new_states[0]
+        d_candidate = d_h * (1.0 - z) * (1.0 - candidate * candidate)
+        d_z = d_h * (h_prev - candidate) * z * (1.0 - z)
+        d_r = d_candidate * u["h"] * r * (1.0 - r)
+        d_projected = ops.concatenate([d_z, d_r, d_candidate], axis=-1)
+        d_recurrent = ops.concatenate([d_z, d_r, d_candidate * r], axis=-1)
+        return d_projected, d_recurrent, [d_h * z], []
 
     def get_config(self):
         return {

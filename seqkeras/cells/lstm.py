@@ -3,7 +3,7 @@
 import keras
 from keras import ops
 
-from seqkeras.cells.base import RecurrentCell, check_choice, split_gates
+from seqkeras.cells.base import RecurrentCell, check_choice, is_activation, split_gates
 
 # Greff et al., "LSTM: A Search Space Odyssey": variant name -> options it sets.
 LSTM_VARIANTS = {
@@ -162,7 +162,8 @@ class LSTMCell(RecurrentCell):
 
     def _gate(self, preactivation, name, c):
         if name in self.peephole_weights:
-            preactivation = preactivation + self.peephole_weights[name] * c
+            peephole = ops.cast(self.peephole_weights[name], c.dtype)
+            preactivation = preactivation + peephole * c
         return self.recurrent_activation(preactivation)
 
     def transition(self, projected, recurrent, states, recurrent_mask=None):
@@ -180,6 +181,52 @@ class LSTMCell(RecurrentCell):
         o = self._gate(z["o"], "o", c) if "o" in z else 1.0
         h = o * (self.activation(c) if self.options["output_activation"] else c)
         return h, [h, c]
+
+    def transition_gradient(
+        self, projected, recurrent, states, d_output, d_new_states, recurrent_mask, variables
+    ):
+        """Analytic derivative of `transition` for tanh/sigmoid cells without peepholes."""
+        analytic = (
+            not self.options["peephole"]
+            and is_activation(self.activation, "tanh")
+            and is_activation(self.recurrent_activation, "sigmoid")
+        )
+        if not analytic:
+            return super().transition_gradient(
+                projected, recurrent, states, d_output, d_new_states, recurrent_mask, variables
+            )
+        opt = self.options
+        z = split_gates(projected + recurrent, self.gate_names)
+        c_prev = states[1]
+        i = ops.sigmoid(z["i"]) if "i" in z else 1.0
+        if opt["coupled_input_forget"]:
+            f = 1.0 - i
+        elif "f" in z:
+            f = ops.sigmoid(z["f"])
+        else:
+            f = 1.0
+        g = ops.tanh(z["g"]) if opt["input_activation"] else z["g"]
+        c = f * c_prev + i * g
+        o = ops.sigmoid(z["o"]) if "o" in z else 1.0
+        c_out = ops.tanh(c) if opt["output_activation"] else c
+
+        d_h = d_output + d_new_states[0]
+        d_c = d_new_states[1] + d_h * o * ((1.0 - c_out * c_out) if opt["output_activation"] else 1.0)
+        d_z = {}
+        if "o" in z:
+            d_z["o"] = d_h * c_out * o * (1.0 - o)
+        d_i = d_c * g
+        d_f = d_c * c_prev
+        if opt["coupled_input_forget"]:
+            d_i = d_i - d_f
+        elif "f" in z:
+            d_z["f"] = d_f * f * (1.0 - f)
+        if "i" in z:
+            d_z["i"] = d_i * i * (1.0 - i)
+        d_g = d_c * i
+        d_z["g"] = d_g * (1.0 - g * g) if opt["input_activation"] else d_g
+        d_gates = ops.concatenate([d_z[name] for name in self.gate_names], axis=-1)
+        return d_gates, d_gates, [ops.zeros_like(d_h), d_c * f], []
 
     def get_config(self):
         return {

@@ -58,5 +58,27 @@ class RANCell(RecurrentCell):
         h = ops.tanh(c) if self.output_activation == "tanh" else c
         return h, [h, c]
 
+    def transition_gradient(
+        self, projected, recurrent, states, d_output, d_new_states, recurrent_mask, variables
+    ):
+        """Analytic derivative of `transition`."""
+        x = split_gates(projected, ("content", "i", "f"))
+        u = split_gates(recurrent, ("i", "f"))
+        c_prev = states[1]
+        i = ops.sigmoid(x["i"] + u["i"])
+        f = ops.sigmoid(x["f"] + u["f"])
+        c = i * x["content"] + f * c_prev
+        d_h = d_output + d_new_states[0]
+        if self.output_activation == "tanh":
+            h = ops.tanh(c)
+            d_c = d_new_states[1] + d_h * (1.0 - h * h)
+        else:
+            d_c = d_new_states[1] + d_h
+        d_i = d_c * x["content"] * i * (1.0 - i)
+        d_f = d_c * c_prev * f * (1.0 - f)
+        d_projected = ops.concatenate([d_c * i, d_i, d_f], axis=-1)
+        d_recurrent = ops.concatenate([d_i, d_f], axis=-1)
+        return d_projected, d_recurrent, [ops.zeros_like(d_h), d_c * f], []
+
     def get_config(self):
         return {**super().get_config(), "output_activation": self.output_activation}

@@ -5,7 +5,8 @@ projection was computed beforehand (one matmul for all steps). Its gradient is
 written by hand (`tf.custom_gradient`) the way cuDNN and oneDNN do it:
 
 - the reverse loop does only what must be sequential: the elementwise derivative of
-  `transition` (taken by autodiff of one step) and dh_{t-1} += d(U·h)_t · Uᵀ;
+  `transition` (`cell.transition_gradient`: analytic for the common cells, autodiff
+  of one step otherwise) and dh_{t-1} += d(U·h)_t · Uᵀ;
 - dU, the recurrent bias and the input projection's gradient are each ONE matmul
   or sum over the whole sequence after the loop, instead of T small ones.
 
@@ -211,18 +212,10 @@ def _backward(
             d_new_states = [_where(live, d, tf.zeros_like(d)) for d in d_states]
         else:
             d_previous_output = tf.zeros_like(d_output)
-        with tf.GradientTape() as tape:
-            tape.watch([step_input, recurrent, *states])
-            output, new_states = cell.transition(step_input, recurrent, states, recurrent_mask)
-        grads = tape.gradient(
-            [output, *new_states],
-            [step_input, recurrent, *states, *variables],
-            output_gradients=[d_output, *d_new_states],
-            unconnected_gradients=tf.UnconnectedGradients.ZERO,
+        d_step_input, d_recurrent, d_previous, d_vars_step = cell.transition_gradient(
+            step_input, recurrent, states, d_output, d_new_states, recurrent_mask, variables
         )
-        d_step_input, d_recurrent = grads[0], grads[1]
-        d_previous = list(grads[2 : 2 + len(states)])
-        d_vars_step = grads[2 + len(states) :]
+        d_previous = list(d_previous)
         d_h = tf.matmul(d_recurrent, kernel_t)
         if recurrent_mask is not None:
             d_h = d_h * recurrent_mask
