@@ -34,6 +34,7 @@ import types
 BUILTIN = {
     "language_model": "seqkeras.language_model",
     "word2vec": "seqkeras.word2vec",
+    "tagging": "seqkeras.tagging",
 }
 _REGISTRY: dict[str, str] = dict(BUILTIN)
 REQUIRED = ("Spec", "build_data", "build_model", "HyperModel", "evaluate", "export")
