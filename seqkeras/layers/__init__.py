@@ -1,8 +1,9 @@
 """Layers that run seqkeras cells over sequences (SPEC §3)."""
 
+from seqkeras.layers.attention import Attention
 from seqkeras.layers.bidirectional import Bidirectional
 from seqkeras.layers.crf import CRF, crf_loss
 from seqkeras.layers.recurrent import Recurrent
 from seqkeras.layers.stacked import StackedRecurrent
 
-__all__ = ["Bidirectional", "CRF", "Recurrent", "StackedRecurrent", "crf_loss"]
+__all__ = ["Attention", "Bidirectional", "CRF", "Recurrent", "StackedRecurrent", "crf_loss"]

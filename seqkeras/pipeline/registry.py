@@ -35,6 +35,7 @@ BUILTIN = {
     "language_model": "seqkeras.language_model",
     "word2vec": "seqkeras.word2vec",
     "tagging": "seqkeras.tagging",
+    "translation": "seqkeras.translation",
 }
 _REGISTRY: dict[str, str] = dict(BUILTIN)
 REQUIRED = ("Spec", "build_data", "build_model", "HyperModel", "evaluate", "export")
