@@ -1,0 +1,634 @@
+"""`seqkeras study gradients`: every cell on long-range tasks, gradient flow, which gates matter.
+
+The experiment (issue #8), a fixed budget per run so that cells are compared fairly:
+
+1. for every cell, keras-tuner `RandomSearch` picks Adam's learning rate on the
+   tuning task (a few trials of the same step budget, fixed seeds);
+2. every cell is trained with that rate on every task × lag for `steps` steps of
+   fresh data (batch 32, `units` hidden units, gradient clipping by global norm)
+   and scored on a fixed held-out set;
+3. on the gradient-flow task the exact ‖∂L/∂s_{T−d}‖ is measured per cell before
+   and after training (`seqkeras.diagnostics.model_gradient_flow`);
+4. the LSTM variants are compared with the vanilla LSTM as in Greff et al. (2017).
+
+Outputs in `--output`: `README.md` (report with the headline table), `results.json`
+and the PNGs `accuracy_vs_lag.png`, `gradient_flow_init.png`,
+`gradient_flow_trained.png`, `step_jacobian_norms.png`, `gates.png`.
+"""
+
+import dataclasses
+import json
+import os
+import shutil
+import tempfile
+import time
+
+import numpy as np
+
+FULL_CELLS = (
+    "elman", "lstm", "lstm-peephole", "lstm-cifg", "lstm-nig", "lstm-nfg", "lstm-nog",
+    "lstm-niaf", "lstm-noaf", "gru", "ran", "additive",
+)
+QUICK_CELLS = ("elman", "lstm", "lstm-nfg")
+TASK_NAMES = ("adding", "copy_memory", "agreement")
+VARIANT_LABELS = {
+    "lstm-peephole": "PH (peepholes added)",
+    "lstm-cifg": "CIFG (coupled input-forget)",
+    "lstm-nig": "NIG (no input gate)",
+    "lstm-nfg": "NFG (no forget gate)",
+    "lstm-nog": "NOG (no output gate)",
+    "lstm-niaf": "NIAF (no input activation)",
+    "lstm-noaf": "NOAF (no output activation)",
+}
+REGENERATE = "nice -n 5 seqkeras study gradients --output docs/gradients"
+
+
+@dataclasses.dataclass
+class StudyConfig:
+    """Budget and design of the study (defaults: the full study, ≈ 30 min on 2 cores)."""
+
+    cells: tuple = FULL_CELLS              # cell names, see `make_cell`
+    tasks: tuple = TASK_NAMES
+    lags: tuple = (10, 20, 40)             # every task at every lag
+    units: int = 32                        # hidden units of every cell
+    batch_size: int = 32
+    steps: int = 200                       # training steps per (cell, task, lag)
+    eval_examples: int = 512               # fixed held-out set per (task, lag)
+    trials: int = 2                        # keras-tuner trials per cell
+    learning_rates: tuple = (3e-3, 1e-2, 3e-2)
+    tune_task: str = "adding"
+    tune_lag: int = 20
+    flow_task: str = "adding"              # where gradient flow is measured
+    flow_lag: int = 40
+    flow_examples: int = 16
+    clip_norm: float = 1.0                 # gradient clipping by global norm
+    noise_seeds: int = 1                   # extra seeds of the vanilla LSTM (noise level)
+    seed: int = 0
+
+    @classmethod
+    def quick(cls):
+        """≤ 3 minutes: 3 cells, short lags, a few dozen steps, one tuner trial."""
+        return cls(
+            cells=QUICK_CELLS, lags=(5, 10), units=16, steps=20, eval_examples=128,
+            trials=1, learning_rates=(1e-2,), tune_lag=5, flow_lag=10,
+            flow_examples=8, noise_seeds=0,
+        )
+
+
+# -- models -------------------------------------------------------------------------
+def make_cell(name, units):
+    """A seqkeras cell by study name: "elman", "lstm", "lstm-<variant>", "gru", "ran", "additive"."""
+    from seqkeras import cells
+
+    if name == "elman":
+        return cells.ElmanCell(units)
+    if name == "gru":
+        return cells.GRUCell(units)
+    if name == "ran":
+        return cells.RANCell(units)
+    if name == "additive":
+        return cells.AdditiveCell(units)
+    if name == "lstm":
+        return cells.LSTMCell(units)
+    if name.startswith("lstm-") and name[5:] in cells.LSTM_VARIANTS:
+        return cells.LSTMCell(units, variant=name[5:])
+    raise ValueError(f"Unknown cell {name!r}; expected one of {FULL_CELLS}")
+
+
+def build_model(task, cell_name, units, lag, learning_rate, clip_norm, seed):
+    """Input projection (Dense or Embedding to `units`) → Recurrent(cell) → task head."""
+    import keras
+
+    from seqkeras.diagnostics import GradientControl
+    from seqkeras.layers import Recurrent
+
+    keras.utils.set_random_seed(seed)
+    steps = task.sequence_length(lag)
+    if task.vocabulary_size:
+        inputs = keras.Input((steps,), dtype="int32")
+        x = keras.layers.Embedding(task.vocabulary_size, units)(inputs)
+    else:
+        inputs = keras.Input((steps, task.features))
+        # the same linear input projection for every cell (AdditiveCell has no W)
+        x = keras.layers.Dense(units)(inputs)
+    cell = make_cell(cell_name, units)
+    if task.kind == "sequence_classes":
+        h = Recurrent(cell, return_sequences=True, name="recurrent")(x)
+        h = keras.layers.Cropping1D((steps - task.answer_steps, 0))(h)
+        outputs = keras.layers.Dense(task.classes, activation="softmax")(h)
+        loss = "sparse_categorical_crossentropy"
+    elif task.kind == "classes":
+        h = Recurrent(cell, name="recurrent")(x)
+        outputs = keras.layers.Dense(task.classes, activation="softmax")(h)
+        loss = "sparse_categorical_crossentropy"
+    else:
+        h = Recurrent(cell, name="recurrent")(x)
+        outputs = keras.layers.Dense(1)(h)
+        loss = "mse"
+    model = GradientControl(keras.Model(inputs, outputs, name=f"{cell_name}_{task.name}"),
+                            clip_norm=clip_norm)
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss=loss)
+    return model
+
+
+def make_task(name):
+    from seqkeras.tasks import get_task
+
+    return get_task(name)
+
+
+def train_and_score(config, cell_name, task, lag, learning_rate, seed, evaluation,
+                    flow_batch=None):
+    """Train one model on the budget; return (score, extra dict, flows before/after)."""
+    model = build_model(task, cell_name, config.units, lag, learning_rate, config.clip_norm, seed)
+    flows = {}
+    if flow_batch is not None:
+        from seqkeras.diagnostics import model_gradient_flow
+
+        flows["init"] = model_gradient_flow(model, *flow_batch, max_examples=None)["recurrent"]
+    dataset = task.dataset(lag, batch_size=config.batch_size, seed=seed + 1000)
+    start = time.perf_counter()
+    history = model.fit(dataset, steps_per_epoch=config.steps, epochs=1, verbose=0).history
+    seconds = time.perf_counter() - start
+    score, extra = _score_run(model, task, evaluation, history, seconds)
+    if flow_batch is not None:
+        from seqkeras.diagnostics import model_gradient_flow
+
+        flows["trained"] = model_gradient_flow(model, *flow_batch, max_examples=None)["recurrent"]
+    return score, extra, flows
+
+
+def tune_learning_rate(config, cell_name, directory, log, evaluation=None):
+    """keras-tuner RandomSearch over Adam's learning rate for one cell.
+
+    Returns (best rate, trials, runs): `runs[rate]` is the (score, extra) of the trial
+    on `evaluation`, so the study does not retrain the tuning configuration.
+    """
+    import keras_tuner
+
+    task = make_task(config.tune_task)
+    lag = config.tune_lag
+    validation = task.arrays(lag, config.eval_examples, seed=config.seed + 7)
+    runs = {}
+
+    class LearningRateModel(keras_tuner.HyperModel):
+        def build(self, hp):
+            rate = hp.Choice("learning_rate", list(config.learning_rates))
+            return build_model(task, cell_name, config.units, lag, rate, config.clip_norm, config.seed)
+
+        def fit(self, hp, model, *args, **kwargs):
+            kwargs.pop("epochs", None)
+            dataset = task.dataset(lag, batch_size=config.batch_size, seed=config.seed + 1000)
+            start = time.perf_counter()
+            history = model.fit(dataset, steps_per_epoch=config.steps, epochs=1,
+                                validation_data=validation, verbose=0,
+                                callbacks=kwargs.get("callbacks", []))
+            if evaluation is not None:
+                runs[hp.get("learning_rate")] = _score_run(
+                    model, task, evaluation, history.history, time.perf_counter() - start
+                )
+            return history
+
+    tuner = keras_tuner.RandomSearch(
+        LearningRateModel(),
+        objective="val_loss",
+        max_trials=min(config.trials, len(config.learning_rates)),
+        seed=config.seed,
+        directory=directory,
+        project_name=cell_name,
+        overwrite=True,
+    )
+    tuner.search(verbose=0)
+    best = tuner.get_best_hyperparameters(1)[0].get("learning_rate")
+    trials = [
+        {"learning_rate": t.hyperparameters.get("learning_rate"), "val_loss": t.score}
+        for t in tuner.oracle.trials.values()
+    ]
+    log(f"  tuned {cell_name}: lr={best} from {trials}")
+    return best, trials, runs
+
+
+def _score_run(model, task, evaluation, history, seconds):
+    x, y = evaluation
+    prediction = model.predict(x, batch_size=256, verbose=0)
+    extra = {
+        "train_seconds": round(seconds, 2),
+        "final_loss": float(history["loss"][-1]),
+        "grad_norm": float(history["grad_norm"][-1]),
+        "clipped": float(history["clipped"][-1]),
+    }
+    if hasattr(task, "accuracy"):
+        extra["accuracy_0.04"] = task.accuracy(y, prediction)
+    return task.score(y, prediction), extra
+
+
+# -- the experiment ------------------------------------------------------------------
+def run_study(config, output, log=print):
+    """Run the study and write the report into `output`; returns the results dict."""
+    import keras
+
+    os.makedirs(output, exist_ok=True)
+    started = time.perf_counter()
+    tasks = {name: make_task(name) for name in config.tasks}
+    evaluations = {
+        (name, lag): task.arrays(lag, config.eval_examples, seed=config.seed + 1)
+        for name, task in tasks.items()
+        for lag in config.lags
+    }
+    flow_task = make_task(config.flow_task)
+    fx, fy = flow_task.arrays(config.flow_lag, config.flow_examples, seed=config.seed + 2)
+    results = {"config": dataclasses.asdict(config), "cells": {}}
+    tuner_dir = tempfile.mkdtemp(prefix="seqkeras-tuner-")
+    try:
+        for cell_name in config.cells:
+            cell_start = time.perf_counter()
+            log(f"[{time.perf_counter() - started:6.0f}s] {cell_name}")
+            tune_key = (config.tune_task, config.tune_lag)
+            rate, trials, tuned = tune_learning_rate(
+                config, cell_name, tuner_dir, log, evaluations.get(tune_key)
+            )
+            entry = {"learning_rate": rate, "trials": trials, "runs": []}
+            flows = None
+            for task_name, task in tasks.items():
+                for lag in config.lags:
+                    keras.backend.clear_session()
+                    measure = task_name == config.flow_task and lag == config.flow_lag
+                    if (task_name, lag) == tune_key and rate in tuned and not measure:
+                        score, extra = tuned[rate]  # the tuner's trial is this very run
+                        entry["runs"].append({"task": task_name, "lag": lag, "score": score,
+                                              **extra, "from_tuner": True})
+                        log(f"    {task_name:12s} lag {lag:3d}: score {score:.3f} (tuner trial)")
+                        continue
+                    score, extra, run_flows = train_and_score(
+                        config, cell_name, task, lag, rate, config.seed,
+                        evaluations[(task_name, lag)],
+                        flow_batch=(fx, fy) if measure else None,
+                    )
+                    if measure:
+                        flows = run_flows
+                    entry["runs"].append({"task": task_name, "lag": lag, "score": score, **extra})
+                    log(f"    {task_name:12s} lag {lag:3d}: score {score:.3f}")
+            if flows is None:  # flow lag not among the trained lags: measure separately
+                _, _, flows = train_and_score(
+                    config, cell_name, flow_task, config.flow_lag, rate, config.seed,
+                    flow_task.arrays(config.flow_lag, config.eval_examples, seed=config.seed + 1),
+                    flow_batch=(fx, fy),
+                )
+            entry["flow"] = {
+                stage: {
+                    "decay": _finite_list(flow.distance_curve(normalized=True)[1]),
+                    "grad_norm": _finite_list(flow.distance_curve()[1]),
+                    "step_jacobian_norm": float(flow.step_jacobian_norms.mean()),
+                    "step_jacobian_norms": _finite_list(flow.step_jacobian_norms.mean(axis=0)),
+                    "product_norms": _finite_list(flow.product_curve()[1]),
+                }
+                for stage, flow in flows.items()
+            }
+            entry["seconds"] = round(time.perf_counter() - cell_start, 1)
+            results["cells"][cell_name] = entry
+            _save(results, output, started)  # partial results survive an interruption
+        if config.noise_seeds and "lstm" in config.cells:
+            rate = results["cells"]["lstm"]["learning_rate"]
+            noise = []
+            for repeat in range(config.noise_seeds):
+                for task_name, task in tasks.items():
+                    for lag in config.lags:
+                        keras.backend.clear_session()
+                        score, _, _ = train_and_score(
+                            config, "lstm", task, lag, rate, config.seed + 1 + repeat,
+                            evaluations[(task_name, lag)],
+                        )
+                        noise.append({"task": task_name, "lag": lag, "seed": config.seed + 1 + repeat,
+                                      "score": score})
+            results["lstm_seed_repeats"] = noise
+            log(f"  noise runs done: {len(noise)}")
+    finally:
+        shutil.rmtree(tuner_dir, ignore_errors=True)
+    _save(results, output, started)
+    write_report(results, output)
+    return results
+
+
+def _save(results, output, started):
+    results["wall_seconds"] = round(time.perf_counter() - started, 1)
+    with open(os.path.join(output, "results.json"), "w") as handle:
+        json.dump(results, handle, indent=1)
+
+
+def _finite_list(values):
+    return [None if not np.isfinite(v) else float(v) for v in np.asarray(values, dtype=float)]
+
+
+# -- the report -----------------------------------------------------------------------
+def score_table(results):
+    """{cell: {(task, lag): score}}."""
+    return {
+        cell: {(run["task"], run["lag"]): run["score"] for run in entry["runs"]}
+        for cell, entry in results["cells"].items()
+    }
+
+
+def mean_score(scores):
+    return float(np.mean(list(scores.values())))
+
+
+def gate_comparison(results):
+    """LSTM variants vs vanilla: mean score difference overall and per task."""
+    table = score_table(results)
+    if "lstm" not in table:
+        return []
+    base = table["lstm"]
+    rows = []
+    for cell in table:
+        if not cell.startswith("lstm-"):
+            continue
+        diffs = {key: table[cell][key] - base[key] for key in base}
+        per_task = {}
+        for (task, _), diff in diffs.items():
+            per_task.setdefault(task, []).append(diff)
+        rows.append({
+            "cell": cell,
+            "mean_difference": float(np.mean(list(diffs.values()))),
+            "per_task": {t: float(np.mean(v)) for t, v in per_task.items()},
+            "mean_score": mean_score(table[cell]),
+        })
+    return sorted(rows, key=lambda r: r["mean_difference"])
+
+
+def noise_level(results):
+    """Mean |score(seed a) − score(seed b)| of the vanilla LSTM over task × lag, or None."""
+    repeats = results.get("lstm_seed_repeats")
+    if not repeats or "lstm" not in results["cells"]:
+        return None
+    base = score_table(results)["lstm"]
+    return float(np.mean([abs(r["score"] - base[(r["task"], r["lag"])]) for r in repeats]))
+
+
+def write_plots(results, output):
+    from seqkeras.diagnostics.plot import _pyplot, plot_curves
+
+    plt = _pyplot()
+    config = results["config"]
+    cells = list(results["cells"])
+    tasks, lags = config["tasks"], config["lags"]
+    table = score_table(results)
+    colors = {cell: plt.cm.tab20(i / max(1, len(cells))) for i, cell in enumerate(cells)}
+    styles = {
+        cell: {"color": colors[cell], "linestyle": "--" if cell.startswith("lstm-") else "-",
+               "linewidth": 2.2 if cell in ("lstm", "elman", "gru") else 1.3}
+        for cell in cells
+    }
+    figure, axes = plt.subplots(1, len(tasks), figsize=(5 * len(tasks), 4.2), squeeze=False)
+    for axis, task in zip(axes[0], tasks):
+        for cell in cells:
+            axis.plot(lags, [table[cell][(task, lag)] for lag in lags], marker="o",
+                      label=cell, **styles[cell])
+        chance = make_task(task).chance
+        axis.axhline(chance, color="gray", linestyle=":", label="chance / no memory")
+        axis.set_title(task)
+        axis.set_xlabel("lag")
+        axis.set_ylabel("score (R² for adding, accuracy otherwise)")
+        axis.set_ylim(-0.02, 1.02)
+        axis.grid(alpha=0.3)
+    axes[0][-1].legend(fontsize=7, ncol=2)
+    figure.tight_layout()
+    figure.savefig(os.path.join(output, "accuracy_vs_lag.png"), dpi=110)
+    plt.close(figure)
+
+    for stage in ("init", "trained"):
+        curves = {}
+        for cell in cells:
+            decay = results["cells"][cell]["flow"].get(stage, {}).get("decay")
+            if decay:
+                curves[cell] = (np.arange(len(decay)), np.array([np.nan if v is None else v for v in decay]))
+        plot_curves(
+            curves, os.path.join(output, f"gradient_flow_{stage}.png"), styles=styles,
+            title=f"Gradient flow on {config['flow_task']} (T={config['flow_lag']}), "
+                  f"{'at initialisation' if stage == 'init' else 'after training'}",
+        )
+    curves = {}
+    for cell in cells:
+        product = results["cells"][cell]["flow"]["trained"]["product_norms"]
+        curves[cell] = (np.arange(len(product)), np.array([np.nan if v is None else v for v in product]))
+    plot_curves(curves, os.path.join(output, "step_jacobian_norms.png"), styles=styles,
+                ylabel="‖∂s_T/∂s_{T−d}‖₂", title="Norm of the Jacobian product (trained)")
+
+    rows = gate_comparison(results)
+    if rows:
+        figure, axis = plt.subplots(figsize=(7, 4))
+        labels = [r["cell"][5:].upper() for r in rows]
+        axis.barh(labels, [r["mean_difference"] for r in rows], color="tab:blue")
+        axis.axvline(0, color="black", linewidth=0.8)
+        noise = noise_level(results)
+        if noise is not None:
+            axis.axvspan(-noise, noise, color="gray", alpha=0.2, label="seed noise (vanilla LSTM)")
+            axis.legend(fontsize=8)
+        axis.set_xlabel("mean score − vanilla LSTM (all tasks × lags)")
+        axis.set_title("Which LSTM components matter")
+        figure.tight_layout()
+        figure.savefig(os.path.join(output, "gates.png"), dpi=110)
+        plt.close(figure)
+
+
+def _decay_at(results, cell, stage, distance):
+    decay = results["cells"][cell]["flow"].get(stage, {}).get("decay") or []
+    if distance < len(decay) and decay[distance] is not None:
+        return decay[distance]
+    return float("nan")
+
+
+def write_report(results, output):
+    """README.md with the headline table, the gate comparison and the PNGs."""
+    write_plots(results, output)
+    config = results["config"]
+    tasks, lags = config["tasks"], config["lags"]
+    table = score_table(results)
+    far = config["flow_lag"] - 1
+    lines = [
+        "# Gradient flow, long-range tasks and which gates matter",
+        "",
+        f"Generated by `{REGENERATE}`"
+        + (" (quick mode)" if results["config"]["steps"] < 100 else "")
+        + f" in {results['wall_seconds'] / 60:.1f} min. Raw numbers: `results.json`.",
+        "",
+        "## Setup",
+        "",
+        f"- Every cell: {config['units']} units, a linear input projection (Dense/Embedding) "
+        "shared by design with every cell, one seqkeras `Recurrent` layer, a task head.",
+        f"- Budget per (cell, task, lag): {config['steps']} Adam steps of batch "
+        f"{config['batch_size']} on fresh data, gradient clipping by global norm "
+        f"{config['clip_norm']}; scored on {config['eval_examples']} held-out examples. "
+        f"Seed {config['seed']} everywhere.",
+        f"- Learning rate per cell: keras-tuner RandomSearch, {config['trials']} trials "
+        f"from {list(config['learning_rates'])} on {config['tune_task']} at lag "
+        f"{config['tune_lag']} (validation loss).",
+        "- Scores: adding = R² = 1 − MSE/Var (0 = best answer without memory); copy_memory "
+        "= per-symbol recall accuracy (chance 1/6); agreement = accuracy of is/are "
+        "(chance 0.5). Lag: adding = sequence length T; copy_memory = blanks between "
+        "the symbols and the delimiter; agreement = words between subject and verb.",
+        f"- Gradient flow: exact ‖∂L/∂s_{{T−d}}‖ / ‖∂L/∂s_T‖ (full state) on "
+        f"{config['flow_examples']} {config['flow_task']} examples, T = {config['flow_lag']}, "
+        "from the step Jacobians (`seqkeras.diagnostics.model_gradient_flow`).",
+        "",
+        "## Headline table",
+        "",
+    ]
+    header = "| cell | lr | " + " | ".join(f"{t} {lag}" for t in tasks for lag in lags)
+    header += f" | mean | grad ratio d={far} init | trained | mean ‖J_t‖₂ |"
+    lines += [header, "|" + "---|" * (len(tasks) * len(lags) + 6)]
+    for cell, entry in results["cells"].items():
+        cells_text = " | ".join(f"{table[cell][(t, lag)]:.2f}" for t in tasks for lag in lags)
+        flow = entry["flow"]
+        lines.append(
+            f"| {cell} | {entry['learning_rate']:g} | {cells_text} | "
+            f"**{mean_score(table[cell]):.2f}** | {_decay_at(results, cell, 'init', far):.1e} | "
+            f"{_decay_at(results, cell, 'trained', far):.1e} | "
+            f"{flow['trained']['step_jacobian_norm']:.2f} |"
+        )
+    noise = noise_level(results)
+    lines += [""]
+    if noise is not None:
+        lines.append(
+            f"Seed noise: re-training the vanilla LSTM with {len(results['lstm_seed_repeats']) // (len(tasks) * len(lags))} "
+            f"other seed(s) changes a score by {noise:.3f} on average (|Δ| over all task × lag); "
+            "differences smaller than that are not evidence."
+        )
+        lines.append("")
+    failing = [c for c in table if max(table[c].values()) < 0.2]
+    lines += _interpretation(results, table, failing)
+    lines += [
+        "",
+        "## Plots",
+        "",
+        "![accuracy vs lag](accuracy_vs_lag.png)",
+        "",
+        "![gradient flow at initialisation](gradient_flow_init.png)",
+        "",
+        "![gradient flow after training](gradient_flow_trained.png)",
+        "",
+        "![Jacobian product norms](step_jacobian_norms.png)",
+        "",
+    ]
+    if gate_comparison(results):
+        lines += ["![which gates matter](gates.png)", ""]
+    lines += [
+        "## Regenerate",
+        "",
+        "```",
+        REGENERATE,
+        "seqkeras study gradients --quick --output /tmp/quick   # ≤ 3 min smoke run",
+        "```",
+        "",
+    ]
+    with open(os.path.join(output, "README.md"), "w") as handle:
+        handle.write("\n".join(lines))
+
+
+def _interpretation(results, table, failing):
+    lines = ["## Which gates matter: comparison with Greff et al. (2017)", ""]
+    rows = gate_comparison(results)
+    if not rows:
+        return lines + ["(No LSTM variants in this run.)", ""]
+    noise = noise_level(results)
+    tasks = results["config"]["tasks"]
+    lines += [
+        "Greff et al. found, over 5400 runs on speech, handwriting and music, that removing "
+        "the forget gate (NFG) or the output activation (NOAF) hurts most; CIFG and removing "
+        "peepholes cost little; NIG, NOG and NIAF hurt somewhat. Our variants, ranked by "
+        "mean score minus the vanilla LSTM over every task × lag "
+        f"(vanilla mean {mean_score(table['lstm']):.2f}):",
+        "",
+        "| variant | Δ mean | " + " | ".join(f"Δ {t}" for t in tasks) + " | mean |",
+        "|---|---|" + "---|" * len(tasks) + "---|",
+    ]
+    for row in rows:
+        lines.append(
+            f"| {VARIANT_LABELS.get(row['cell'], row['cell'])} | {row['mean_difference']:+.3f} | "
+            + " | ".join(f"{row['per_task'].get(t, float('nan')):+.3f}" for t in tasks)
+            + f" | {row['mean_score']:.2f} |"
+        )
+    lines.append("")
+    ranks = {row["cell"]: i + 1 for i, row in enumerate(rows)}
+    threshold = noise if noise is not None else 0.0
+    verdicts = []
+    for cell, claim in (("lstm-nfg", "critical"), ("lstm-noaf", "critical"),
+                        ("lstm-cifg", "harmless"), ("lstm-peephole", "harmless")):
+        if cell not in ranks:
+            continue
+        row = next(r for r in rows if r["cell"] == cell)
+        diff = row["mean_difference"]
+        if claim == "critical":
+            agree = diff < -threshold
+            verdicts.append(
+                f"- **{VARIANT_LABELS[cell]}**: Δ = {diff:+.3f}, rank {ranks[cell]} of "
+                f"{len(rows)} (1 = worst). Greff: critical. "
+                + ("**Agree**." if agree else "**Disagree** (within noise or better than vanilla here).")
+            )
+        else:
+            agree = diff > -max(threshold, 0.02)
+            verdicts.append(
+                f"- **{VARIANT_LABELS[cell]}**: Δ = {diff:+.3f}. Greff: little effect. "
+                + ("**Agree**." if agree else "**Disagree** (clearly worse here).")
+            )
+    lines += verdicts
+    nfg_flow = results["cells"].get("lstm-nfg", {}).get("flow", {})
+    if nfg_flow and "lstm" in results["cells"]:
+        far = results["config"]["flow_lag"] - 1
+        lines += [
+            "",
+            f"Gradient flow explains part of it: at distance {far} the trained vanilla LSTM keeps "
+            f"{_decay_at(results, 'lstm', 'trained', far):.1e} of the gradient norm, NFG "
+            f"{_decay_at(results, 'lstm-nfg', 'trained', far):.1e}, Elman "
+            f"{_decay_at(results, 'elman', 'trained', far) if 'elman' in results['cells'] else float('nan'):.1e}. "
+            "Without a forget gate the cell state is a pure sum (∂c_t/∂c_{t−1} = I): gradients do "
+            "not vanish, but nothing can be erased, so the state grows with the sequence.",
+        ]
+    if failing:
+        lines += ["", "Cells that stayed near chance everywhere (best score < 0.2): "
+                  + ", ".join(failing) + "."]
+    lines += [
+        "",
+        "Caveats: one seed and a small fixed budget per run, synthetic tasks, 32 units; Greff et al. "
+        "tuned every variant with 200 random-search trials on real data. Differences below the "
+        "seed noise above are not evidence either way.",
+    ]
+    return lines
+
+
+# -- command line ---------------------------------------------------------------------
+def configure(parser):
+    parser.add_argument("--output", default="docs/gradients",
+                        help="directory for README.md, results.json and the PNGs")
+    parser.add_argument("--quick", action="store_true",
+                        help="a ≤ 3 minute run with 4 cells and short lags")
+    parser.add_argument("--cells", default=None,
+                        help=f"comma-separated subset of {','.join(FULL_CELLS)}")
+    parser.add_argument("--steps", type=int, default=None, help="training steps per run")
+    parser.add_argument("--lags", default=None, help="comma-separated lags, e.g. 10,20,40")
+    parser.add_argument("--report-only", action="store_true",
+                        help="rewrite README.md and the PNGs from OUTPUT/results.json")
+
+
+def main(args):
+    if args.report_only:
+        with open(os.path.join(args.output, "results.json")) as handle:
+            results = json.load(handle)
+        write_report(results, args.output)
+        print(f"wrote {os.path.join(args.output, 'README.md')}")
+        return 0
+    config = StudyConfig.quick() if args.quick else StudyConfig()
+    changes = {}
+    if args.cells:
+        changes["cells"] = tuple(c.strip() for c in args.cells.split(","))
+        for cell in changes["cells"]:
+            make_cell(cell, 2)
+    if args.steps:
+        changes["steps"] = args.steps
+    if args.lags:
+        changes["lags"] = tuple(int(v) for v in args.lags.split(","))
+        changes["tune_lag"] = changes["lags"][len(changes["lags"]) // 2]
+        changes["flow_lag"] = changes["lags"][-1]
+    config = dataclasses.replace(config, **changes)
+    results = run_study(config, args.output, log=lambda m: print(m, flush=True))
+    print(f"wrote {os.path.join(args.output, 'README.md')} in {results['wall_seconds']:.0f}s")
+    return 0
