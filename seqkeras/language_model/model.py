@@ -23,7 +23,7 @@ import math
 import keras
 import tensorflow as tf
 
-from seqkeras.cells import CELLS
+from seqkeras.encoders import make_cell  # noqa: F401  (re-exported: it lived here first)
 from seqkeras.layers import StackedRecurrent
 
 
@@ -116,19 +116,6 @@ class Logits(keras.layers.Layer):
                        "precision": self.precision,
                        "kernel_initializer": keras.initializers.serialize(self.kernel_initializer)})
         return config
-
-
-def make_cell(cell: str, units: int, options: dict | None = None, init_scale: float = 0.0):
-    """A seqkeras cell by registry name (``seqkeras.cells.CELLS``) with its options."""
-    if cell not in CELLS:
-        raise ValueError(f"Argument `cell` must be one of {sorted(CELLS)}, received cell={cell!r}")
-    options = dict(options or {})
-    if init_scale > 0:
-        uniform = lambda: keras.initializers.RandomUniform(-init_scale, init_scale)  # noqa: E731
-        options.setdefault("kernel_initializer", uniform())
-        if cell != "additive":
-            options.setdefault("recurrent_initializer", uniform())
-    return CELLS[cell](units, **options)
 
 
 def build_language_model(vocabulary_size: int, batch_size: int | None = None, cell: str = "lstm",
