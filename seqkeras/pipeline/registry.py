@@ -36,6 +36,7 @@ BUILTIN = {
     "word2vec": "seqkeras.word2vec",
     "tagging": "seqkeras.tagging",
     "translation": "seqkeras.translation",
+    "classification": "seqkeras.classification",
 }
 _REGISTRY: dict[str, str] = dict(BUILTIN)
 REQUIRED = ("Spec", "build_data", "build_model", "HyperModel", "evaluate", "export")
