@@ -87,16 +87,23 @@ class CRF(keras.layers.Layer):
             (``transitions[i, j]`` scores tag ``i`` followed by tag ``j``).
             Boundary transitions start at zero.
         transitions_regularizer: Optional regularizer for ``transitions``.
+        viterbi_in_training: Whether calling the layer with ``training=True``
+            (as ``fit`` does) runs Viterbi. Default False: training-mode calls
+            return the per-step argmax of the emissions instead, since the
+            decoded output carries no gradient and the loss (:func:`crf_loss`)
+            reads the emissions; inference-mode calls always run Viterbi.
         **kwargs: Base layer arguments (``name``, ``dtype``, ...).
 
     Call arguments:
         emissions: float ``[B, T, K]`` unnormalised tag scores, ``T >= 1``.
         mask: optional bool ``[B, T]``, right-padded. Defaults to all valid,
             or to the Keras mask propagated with ``emissions``.
-        training: unused (decoding is the same in training and inference).
+        training: in training mode (and unless ``viterbi_in_training``) the
+            output is the per-step argmax, not the Viterbi path.
 
     Returns:
-        int32 ``[B, T]`` Viterbi tag ids, 0 at padded positions.  The input
+        int32 ``[B, T]`` Viterbi tag ids (argmax ids in training mode, see
+        `viterbi_in_training`), 0 at padded positions.  The input
         mask is propagated to the output.
     """
 
@@ -106,6 +113,7 @@ class CRF(keras.layers.Layer):
         use_boundary_transitions=True,
         transitions_initializer="glorot_uniform",
         transitions_regularizer=None,
+        viterbi_in_training=False,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -119,6 +127,7 @@ class CRF(keras.layers.Layer):
                 f"received {use_boundary_transitions!r}."
             )
         self.num_tags = num_tags
+        self.viterbi_in_training = bool(viterbi_in_training)
         self.use_boundary_transitions = use_boundary_transitions
         self.transitions_initializer = keras.initializers.get(transitions_initializer)
         self.transitions_regularizer = keras.regularizers.get(transitions_regularizer)
@@ -320,6 +329,13 @@ class CRF(keras.layers.Layer):
 
     # ------------------------------------------------------------ Keras API
     def call(self, emissions, mask=None, training=None):
+        if training and not self.viterbi_in_training:
+            # `fit` computes every output each step, but the decoded path has no
+            # gradient and the loss only reads the emissions: skip the O(T K^2)
+            # Viterbi scan (and its backtrace) and return the per-step argmax.
+            emissions, mask, _, _, _, _ = self._prepare(emissions, mask)
+            tags = tf.argmax(emissions, axis=-1, output_type=tf.int32)
+            return tf.where(mask, tags, tf.zeros_like(tags))
         tags, _ = self.decode(emissions, mask)
         return tags
 
@@ -338,6 +354,7 @@ class CRF(keras.layers.Layer):
             {
                 "num_tags": self.num_tags,
                 "use_boundary_transitions": self.use_boundary_transitions,
+                "viterbi_in_training": self.viterbi_in_training,
                 "transitions_initializer": keras.initializers.serialize(
                     self.transitions_initializer
                 ),
