@@ -31,31 +31,34 @@ def _as_dense(*components):
     return dense if len(components) > 1 else dense[0]
 
 
-def bucketed_batches(dataset: tf.data.Dataset, batch_size: int, pool_batches: int | None = 32,
-                     seed: int | None = None, drop_remainder: bool = False) -> tf.data.Dataset:
-    """Pad variable-length elements into batches of similar lengths.
+def pool_size(batch_size: int, pool_batches: int | None) -> int:
+    """Elements per pool: `pool_batches` batches, or one batch when not bucketing."""
+    return batch_size * (pool_batches or 1)
 
-    Length bucketing by sorting within pools: `pool_batches` × `batch_size` elements
-    are taken in order, sorted by length (the longest of an element's sequences),
-    cut into batches, each padded to its own longest element, and the pool's
-    batches are shuffled (seeded). All in batched ops: on this CPU
-    `tf.data.Dataset.bucket_by_sequence_length` handles ~3k elements/s, this
-    ~100× more. Padding is 0, or "" for strings.
+
+def batches_from_pools(pools: tf.data.Dataset, batch_size: int, pool_batches: int | None = 32,
+                       seed: int | None = None) -> tf.data.Dataset:
+    """Cut pools of examples into padded batches of similar lengths.
+
+    Length bucketing by sorting within pools: each pool (`pool_size` examples,
+    batched, sequences ragged) is sorted by length (the longest of an example's
+    sequences), cut into batches, each padded to its own longest example, and the
+    pool's batches are shuffled (seeded). Everything runs as batched ops: on this
+    CPU `tf.data.Dataset.bucket_by_sequence_length`, which handles one example at a
+    time, manages a few thousand examples/s. Padding is 0, or "" for strings.
 
     Args:
-        dataset: elements whose components are scalars or ``[n]`` vectors.
-        batch_size: elements per batch.
-        pool_batches: batches per sorting pool; None pads batches in input order.
+        pools: elements are batches of examples (ragged ``[P, None]`` sequences,
+            ``[P]`` scalars), e.g. ``examples.ragged_batch(pool_size(...))`` or the
+            output of a vectorized tokenizer map.
+        batch_size: examples per batch.
+        pool_batches: None when each pool is already one batch in input order (it
+            is only padded).
         seed: seed of the within-pool batch shuffle.
 
     Returns:
-        Dataset of the same structure with a leading batch dimension, padded.
+        Dataset of padded batches with the pools' structure.
     """
-    if not pool_batches:
-        values = tf.nest.map_structure(_padding_value, dataset.element_spec)
-        return dataset.padded_batch(batch_size, padding_values=values,
-                                    drop_remainder=drop_remainder).prefetch(tf.data.AUTOTUNE)
-
     def split_pool(*pool):
         components = tf.nest.flatten(pool)
         lengths = tf.reduce_max(tf.stack([_row_lengths(c) for c in components]), axis=0)
@@ -69,11 +72,19 @@ def bucketed_batches(dataset: tf.data.Dataset, batch_size: int, pool_batches: in
             lambda c: c.to_tensor(_padding_value(c)) if isinstance(c, tf.RaggedTensor) else tf.identity(c), batch)
         return padded if len(batch) > 1 else padded[0]
 
-    batches = dataset.ragged_batch(batch_size * pool_batches).flat_map(
-        lambda *pool: split_pool(*pool).shuffle(pool_batches, seed=seed))
-    if drop_remainder:
-        batches = batches.filter(lambda *b: tf.shape(tf.nest.flatten(b)[0])[0] == batch_size)
-    return batches.map(pad, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
+    if pool_batches:
+        pools = pools.flat_map(lambda *pool: split_pool(*pool).shuffle(pool_batches, seed=seed))
+    return pools.map(pad, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
+
+
+def bucketed_batches(dataset: tf.data.Dataset, batch_size: int, pool_batches: int | None = 32,
+                     seed: int | None = None) -> tf.data.Dataset:
+    """Pad single examples (scalars / ``[n]`` vectors) into length-bucketed batches.
+
+    See `batches_from_pools`; builders that tokenize in batches pool directly.
+    """
+    return batches_from_pools(dataset.ragged_batch(pool_size(batch_size, pool_batches)),
+                              batch_size, pool_batches, seed)
 
 
 def _padding_value(component):

@@ -6,7 +6,7 @@ from typing import Sequence
 
 import tensorflow as tf
 
-from seqkeras.data.builders.batching import bucketed_batches, map_in_batches, label_ids, shuffled
+from seqkeras.data.builders.batching import batches_from_pools, label_ids, pool_size, shuffled
 from seqkeras.data.tokenizers import Tokenizer
 
 
@@ -28,7 +28,9 @@ def classification_batches(pairs: tf.data.Dataset, tokenizer: Tokenizer, batch_s
         pool_batches: bucket by length, sorting pools of this many batches (see
             `batching.bucketed_batches`); None pads batches in input order.
         shuffle_buffer: shuffle examples (before batching) with this buffer and `seed`.
-        cache: cache the tokenized examples in memory after the first epoch.
+        seed: seed of the example shuffle and of the batch order within pools.
+        cache: cache the tokenized pools in memory after the first epoch (the
+            example shuffle then happens once, before the cache).
     """
     def encode(texts, raw_labels):
         ids = tokenizer(texts)
@@ -36,8 +38,8 @@ def classification_batches(pairs: tf.data.Dataset, tokenizer: Tokenizer, batch_s
             ids = ids[:, :max_length]
         return ids, label_ids(labels, raw_labels)
 
-    examples = map_in_batches(pairs, encode)
+    pools = shuffled(pairs, shuffle_buffer, seed).batch(pool_size(batch_size, pool_batches))
+    pools = pools.map(encode, num_parallel_calls=tf.data.AUTOTUNE)
     if cache:
-        examples = examples.cache()
-    examples = shuffled(examples, shuffle_buffer, seed)
-    return bucketed_batches(examples, batch_size, pool_batches, seed)
+        pools = pools.cache()
+    return batches_from_pools(pools, batch_size, pool_batches, seed)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import tensorflow as tf
 
-from seqkeras.data.builders.batching import bucketed_batches, map_in_batches, shuffled
+from seqkeras.data.builders.batching import batches_from_pools, pool_size, shuffled
 from seqkeras.data.tokenizers import Tokenizer
 
 
@@ -40,17 +40,18 @@ def seq2seq_batches(pairs: tf.data.Dataset, source_tokenizer: Tokenizer, target_
     def encode(sources, targets):
         source_ids = source_tokenizer(sources)
         target_ids = target_tokenizer(targets)
+        if max_length:
+            keep = (source_ids.row_lengths() <= max_length) & (target_ids.row_lengths() < max_length)
+            source_ids = tf.ragged.boolean_mask(source_ids, keep)
+            target_ids = tf.ragged.boolean_mask(target_ids, keep)
         rows = target_ids.nrows()
         column = lambda v: tf.RaggedTensor.from_row_lengths(tf.fill([rows], tf.constant(v, tf.int64)),
                                                             tf.ones([rows], tf.int64))
         return source_ids, tf.concat([column(bos), target_ids], 1), tf.concat([target_ids, column(eos)], 1)
 
-    examples = map_in_batches(pairs, encode)
-    if max_length:
-        examples = examples.filter(
-            lambda s, t_in, t_out: (tf.size(s) <= max_length) & (tf.size(t_in) <= max_length))
+    pools = shuffled(pairs, shuffle_buffer, seed).batch(pool_size(batch_size, pool_batches))
+    pools = pools.map(encode, num_parallel_calls=tf.data.AUTOTUNE)
     if cache:
-        examples = examples.cache()
-    examples = shuffled(examples, shuffle_buffer, seed)
-    batches = bucketed_batches(examples, batch_size, pool_batches, seed)
+        pools = pools.cache()
+    batches = batches_from_pools(pools, batch_size, pool_batches, seed)
     return batches.map(lambda s, t_in, t_out: ((s, t_in), t_out))
