@@ -1,0 +1,147 @@
+"""Classification data: labelled files → (text, label) arrays → vocabulary → bucketed batches.
+
+Files are read with `seqkeras.data.labelled_text`:
+
+* ``format = "tsv"``: header line, tab-separated (SST-2);
+* ``format = "csv"``: header line, RFC-4180 quoting (IMDB's ``id,rating,label,text``);
+* ``format = "last_tab"``: no header; each line is split on its LAST tab and quotes
+  are ordinary characters (the UCI sentiment-labelled sentences, whose lines hold
+  stray double quotes); lines are split on ``\\n`` only.
+
+A glob (``sentiment_labelled_sentences/*_labelled.txt``) reads every match, sorted.
+
+Validation split when no validation file is given: a text goes to validation when
+``fingerprint64(text) mod 10000 < validation_fraction · 10000``
+(`tf.strings.to_hash_bucket_fast`, FarmHash: the same on every machine and run).
+It needs no ids, keeps exact duplicate texts on one side (no leakage), and is
+independent of the label, so each class gets ≈ that fraction (counts in ``info``).
+"""
+
+from __future__ import annotations
+
+import os
+import pathlib
+
+import numpy as np
+import tensorflow as tf
+
+from seqkeras.data import DataError, Vocabulary, WordTokenizer, classification_batches, labelled_text
+from seqkeras.data.paths import expand_paths, resolve_path
+from seqkeras.pipeline.data import Data
+
+HASH_BUCKETS = 10_000
+
+
+def read_labelled(path: str | os.PathLike, format: str = "tsv", text_column: str = "sentence",
+                  label_column: str = "label") -> tuple[np.ndarray, np.ndarray]:
+    """Read one labelled file (or every file of a glob) into ``(texts, labels)`` byte arrays.
+
+    Raises:
+        DataError: missing/empty file, malformed row, missing label (file and line named).
+    """
+    texts, labels = [], []
+    for file in expand_paths(path):
+        if format == "last_tab":
+            pairs = labelled_text(file, header=False, split_on_last=True)
+        elif format == "csv":
+            pairs = labelled_text(file, text_column, label_column, delimiter=",", quoting=True)
+        elif format == "tsv":
+            pairs = labelled_text(file, text_column, label_column, delimiter="\t")
+        else:
+            raise ValueError(f"Argument `format` must be 'tsv', 'csv' or 'last_tab', received {format!r}")
+        for text, label in pairs.batch(8192):
+            texts.append(text.numpy())
+            labels.append(label.numpy())
+    if not texts:
+        raise DataError(str(path), None, "no labelled rows")
+    labels = np.concatenate(labels)
+    return np.concatenate(texts), np.char.strip(labels.astype(bytes))
+
+
+def hash_split(texts: np.ndarray, fraction: float) -> np.ndarray:
+    """Boolean [N]: True for the validation texts (deterministic fingerprint split)."""
+    buckets = tf.strings.to_hash_bucket_fast(tf.constant(texts), HASH_BUCKETS).numpy()
+    return buckets < int(round(fraction * HASH_BUCKETS))
+
+
+def make_tokenizer(data_spec) -> WordTokenizer:
+    return WordTokenizer(lowercase=data_spec.lowercase, strip_punctuation=data_spec.strip_punctuation)
+
+
+def class_labels(data_spec, train_labels: np.ndarray) -> list[str]:
+    """The label values in class-index order: the spec's, or the sorted distinct train labels."""
+    if data_spec.labels:
+        return list(data_spec.labels)
+    return sorted(v.decode("utf-8") for v in np.unique(train_labels))
+
+
+def _check_labels(path, labels: np.ndarray, known: list[str]) -> None:
+    unknown = sorted(set(np.unique(labels).tolist()) - {k.encode() for k in known})
+    if unknown:
+        raise DataError(path, None, f"labels {[u.decode('utf-8', 'replace') for u in unknown]} are not "
+                                    f"among the spec's data.labels {known}")
+
+
+def build_data(spec, data_dir=None, vocabulary_path: str | os.PathLike | None = None) -> Data:
+    """Read, split, tokenize and batch a labelled corpus.
+
+    Args:
+        spec: a `seqkeras.classification.Spec`.
+        data_dir: the data directory (``--data-dir``); None = `resolve_data_dir()`.
+        vocabulary_path: where the vocabulary is saved; loaded from there if present.
+
+    Returns:
+        `Data`: ``train`` / ``validation`` batches of ``(ids int64[B, T], label int32[B])``
+        (bucketed by length; train shuffled with ``training.seed``), the ``tokenizer``,
+        and ``info``: ``vocabulary_size``, ``num_classes``, ``labels``, ``class_names``,
+        ``train_examples``, ``validation_examples``, per-class counts.
+    """
+    d, t = spec.data, spec.training
+    train_path = resolve_path(d.train, data_dir)
+    texts, labels = read_labelled(train_path, d.format, d.text_column, d.label_column)
+    if d.validation:
+        validation_path = resolve_path(d.validation, data_dir)
+        val_texts, val_labels = read_labelled(validation_path, d.format, d.text_column, d.label_column)
+    else:
+        validation_path = train_path
+        held_out = hash_split(texts, d.validation_fraction)
+        val_texts, val_labels = texts[held_out], labels[held_out]
+        texts, labels = texts[~held_out], labels[~held_out]
+    if len(texts) == 0 or len(val_texts) == 0:
+        raise DataError(str(train_path), None, f"{len(texts)} training and {len(val_texts)} validation "
+                                               f"examples: both splits need at least one")
+    known = class_labels(d, labels)
+    if len(known) < 2:
+        raise DataError(str(train_path), None, f"a classifier needs ≥ 2 classes, found labels {known}")
+    _check_labels(str(train_path), labels, known)
+    _check_labels(str(validation_path), val_labels, known)
+
+    tokenizer = make_tokenizer(d)
+    if vocabulary_path is not None and pathlib.Path(vocabulary_path).is_file():
+        tokenizer.set_vocabulary(Vocabulary.load(vocabulary_path))
+    else:
+        tokenizer.adapt(tf.data.Dataset.from_tensor_slices(texts), min_count=d.min_count,
+                        max_size=d.max_vocabulary or None)
+        if vocabulary_path is not None:
+            tokenizer.vocabulary.save(vocabulary_path)
+
+    def batches(x, y, shuffle):
+        pairs = tf.data.Dataset.from_tensor_slices((x, y))
+        return classification_batches(pairs, tokenizer, t.batch_size, labels=known,
+                                      max_length=d.max_length or None, pool_batches=d.pool_batches or None,
+                                      shuffle_buffer=d.shuffle_buffer if shuffle else None,
+                                      seed=t.seed, cache=True)
+
+    train = batches(texts, labels, shuffle=True)
+    if t.steps_per_epoch:
+        train = train.repeat()
+    info = {
+        "vocabulary_size": len(tokenizer.vocabulary), "num_classes": len(known), "labels": known,
+        "class_names": list(d.class_names) or known,
+        "train_examples": int(len(texts)), "validation_examples": int(len(val_texts)),
+    }
+    for name, values in (("train", labels), ("validation", val_labels)):
+        for label in known:
+            info[f"{name}_count_{label}"] = int(np.sum(values == label.encode()))
+    return Data(train=train, validation=batches(val_texts, val_labels, shuffle=False),
+                tokenizer=tokenizer, info=info)

@@ -1,0 +1,126 @@
+"""The sentence-classification pipeline spec: labelled corpus, tokenizer, acceptor model.
+
+Example TOML (see ``pipelines/sst2_sentiment.toml``)::
+
+    application = "classification"
+    name = "sst2_sentiment"
+
+    [data]
+    train = "sst2/train.tsv.gz"         # relative to the data directory
+    validation = "sst2/valid.tsv"       # "" = a deterministic hash split of train
+    format = "tsv"                      # "tsv" | "csv" (RFC 4180) | "last_tab" (UCI files)
+    labels = ["0", "1"]
+    class_names = ["negative", "positive"]
+
+    [model]
+    cell = "lstm"
+    bidirectional = true
+    pooling = "max"                     # "final" | "mean" | "max" | "attention"
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+from seqkeras.cells import CELLS
+from seqkeras.pipeline.spec import PipelineSpec, SpecError, TrainingSpec, TuningSpec
+
+FORMATS = ("tsv", "csv", "last_tab")
+POOLINGS = ("final", "mean", "max", "attention")
+
+
+@dataclasses.dataclass
+class DataSpec:
+    """The labelled corpus, its validation split and the tokenizer."""
+
+    train: str = ""                    # file or glob (data-dir relative); a glob's files are concatenated
+    validation: str = ""               # "" = hash split of train (see `validation_fraction`)
+    validation_fraction: float = 0.1   # of train, by a fingerprint of each text: deterministic,
+                                       # duplicates stay on one side, each class ≈ this fraction
+    format: str = "tsv"                # "tsv" (header) | "csv" (header, RFC-4180 quotes) |
+                                       # "last_tab" (no header, split each line on its last tab)
+    text_column: str = "sentence"      # header name (tsv, csv)
+    label_column: str = "label"
+    labels: list[str] = dataclasses.field(default_factory=list)       # label values in class order;
+                                                                      # [] = sorted distinct train labels
+    class_names: list[str] = dataclasses.field(default_factory=list)  # what the export returns; [] = labels
+    lowercase: bool = True
+    strip_punctuation: bool = False    # delete ASCII punctuation (raw text such as IMDB)
+    min_count: int = 1
+    max_vocabulary: int = 0            # 0 = no limit (reserved tokens included)
+    max_length: int = 0                # keep the first this-many tokens (training and serving); 0 = all
+    shuffle_buffer: int = 20000
+    pool_batches: int = 32             # length bucketing: sort pools of this many batches; 0 = off
+
+
+@dataclasses.dataclass
+class ModelSpec:
+    """Embedding → (bi)directional recurrent stack → pooling → dropout → softmax."""
+
+    cell: str = "lstm"                 # a key of seqkeras.cells.CELLS, or "lstm:<variant>"
+    cell_options: dict = dataclasses.field(default_factory=dict)
+    layers: int = 1
+    units: int = 128
+    embedding_dim: int = 128
+    bidirectional: bool = True
+    pooling: str = "final"             # "final" state | masked "mean" | masked "max" | "attention"
+    attention_units: int = 0           # attention pooling's hidden width; 0 = the encoder width
+    dropout: float = 0.2               # on the embedding outputs
+    layer_dropout: float = 0.0         # variational, on every recurrent level's input
+    recurrent_dropout: float = 0.0     # variational, on h_{t-1}
+    output_dropout: float = 0.2        # on the pooled vector
+    jit_compile: str = "auto"          # "auto" | "true" | "false" for the recurrent loops
+
+
+@dataclasses.dataclass
+class ClassificationTuningSpec(TuningSpec):
+    objective: str = "val_accuracy"
+    direction: str = "max"
+    space: dict = dataclasses.field(default_factory=lambda: {
+        "model.cell": ["lstm", "gru"],
+        "model.units": [64, 128],
+        "model.layers": [1, 2],
+        "model.dropout": [0.2, 0.4],
+        "training.learning_rate": {"min": 3e-4, "max": 3e-3, "sampling": "log"},
+    })
+
+
+@dataclasses.dataclass
+class Spec(PipelineSpec):
+    """A sentence-classification pipeline."""
+
+    application: str = "classification"
+    data: DataSpec = dataclasses.field(default_factory=DataSpec)
+    model: ModelSpec = dataclasses.field(default_factory=ModelSpec)
+    training: TrainingSpec = dataclasses.field(default_factory=TrainingSpec)
+    tuning: ClassificationTuningSpec = dataclasses.field(default_factory=ClassificationTuningSpec)
+
+    def validate(self) -> None:
+        super().validate()
+        src, d, m = self.source, self.data, self.model
+        if not d.train:
+            raise SpecError(src, "data.train", "missing: name the training file")
+        checks = [
+            ("data.format", d.format, FORMATS),
+            ("model.cell", m.cell.split(":")[0], tuple(CELLS)),
+            ("model.pooling", m.pooling, POOLINGS),
+            ("model.jit_compile", m.jit_compile, ("auto", "true", "false")),
+        ]
+        for key, value, choices in checks:
+            if value not in choices:
+                raise SpecError(src, key, f"must be one of {list(choices)}, received {value!r}")
+        for key in ("dropout", "layer_dropout", "recurrent_dropout", "output_dropout"):
+            if not 0.0 <= getattr(m, key) < 1.0:
+                raise SpecError(src, f"model.{key}", f"must be in [0, 1), received {getattr(m, key)}")
+        for key in ("layers", "units", "embedding_dim"):
+            if getattr(m, key) < 1:
+                raise SpecError(src, f"model.{key}", f"must be ≥ 1, received {getattr(m, key)}")
+        if not d.validation and not 0.0 < d.validation_fraction < 1.0:
+            raise SpecError(src, "data.validation_fraction",
+                            f"must be in (0, 1) when no validation file is given, received {d.validation_fraction}")
+        if d.class_names and d.labels and len(d.class_names) != len(d.labels):
+            raise SpecError(src, "data.class_names", f"has {len(d.class_names)} names for {len(d.labels)} labels")
+        if len(set(d.labels)) != len(d.labels):
+            raise SpecError(src, "data.labels", f"has duplicates: {d.labels}")
+        if d.max_length < 0:
+            raise SpecError(src, "data.max_length", f"must be ≥ 0, received {d.max_length}")
