@@ -154,6 +154,9 @@ def build_language_model(vocabulary_size: int, batch_size: int | None = None, ce
     if stateful and not batch_size:
         raise ValueError("A stateful language model needs `batch_size` (the number of parallel streams)")
     embedding_dim = embedding_dim or units
+    if cell == "additive" and embedding_dim != units:
+        raise ValueError(f"The additive cell sums its input into the state: `embedding_dim` must equal "
+                         f"`units` (or be 0), received embedding_dim={embedding_dim}, units={units}")
     uniform = (keras.initializers.RandomUniform(-init_scale, init_scale) if init_scale > 0 else None)
     inputs = keras.Input(batch_shape=(batch_size, None), dtype="int32", name="ids")
     embedding = keras.layers.Embedding(vocabulary_size, embedding_dim, name="embedding",

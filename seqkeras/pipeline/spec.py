@@ -77,6 +77,7 @@ class TrainingSpec:
     seed: int = 0
     precision: str = "float32"         # "float32" | "mixed_bfloat16" (whole model)
     early_stopping: int = 0            # patience in epochs; 0 = off
+    max_minutes: float = 0.0           # stop after the epoch that would overrun this budget; 0 = off
 
 
 @dataclasses.dataclass

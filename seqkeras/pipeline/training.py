@@ -48,6 +48,8 @@ def schedule_callbacks(training, base_learning_rate: float) -> list[keras.callba
     elif schedule.kind == "plateau":
         callbacks.append(keras.callbacks.ReduceLROnPlateau(monitor="val_loss", factor=schedule.decay,
                                                            patience=schedule.patience, verbose=1))
+    if training.max_minutes > 0:
+        callbacks.append(TimeBudget(training.max_minutes))
     if training.early_stopping:
         callbacks.append(keras.callbacks.EarlyStopping(monitor="val_loss", patience=training.early_stopping,
                                                        restore_best_weights=True))
@@ -73,6 +75,30 @@ class EpochTimer(keras.callbacks.Callback):
         import time
         if logs is not None:
             logs["epoch_seconds"] = time.perf_counter() - self._start
+
+
+class TimeBudget(keras.callbacks.Callback):
+    """Stop training after the epoch past which another epoch would overrun `minutes`."""
+
+    def __init__(self, minutes: float):
+        super().__init__()
+        self.seconds = 60.0 * minutes
+
+    def on_train_begin(self, logs=None):
+        import time
+        self._start = time.perf_counter()
+        self._epoch_start = self._start
+
+    def on_epoch_begin(self, epoch, logs=None):
+        import time
+        self._epoch_start = time.perf_counter()
+
+    def on_epoch_end(self, epoch, logs=None):
+        import time
+        now = time.perf_counter()
+        if now - self._start + (now - self._epoch_start) > self.seconds:
+            print(f"\ntime budget of {self.seconds / 60:.1f} min reached after epoch {epoch + 1}: stopping")
+            self.model.stop_training = True
 
 
 def read_history(csv_path: str | pathlib.Path) -> dict[str, list[float]]:

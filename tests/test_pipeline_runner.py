@@ -1,0 +1,119 @@
+"""The shared flow end to end on a tiny corpus: run, resume after interruption, tuning."""
+
+import json
+import pathlib
+
+import keras
+import pytest
+
+from seqkeras import cli
+from seqkeras.pipeline import load_spec, runner, tuning
+from seqkeras.pipeline.training import read_history
+
+TEXT = "to be or not to be that is the question\nwhether tis nobler in the mind to suffer\n" * 40
+
+
+@pytest.fixture
+def tiny(tmp_path):
+    (tmp_path / "corpus.txt").write_text(TEXT)
+    spec = tmp_path / "tiny_lm.toml"
+    spec.write_text(f"""
+application = "language_model"
+name = "tiny_lm"
+generate_prompt = "to be"
+generate_length = 20
+[data]
+train = "{tmp_path / 'corpus.txt'}"
+validation_fraction = 0.2
+level = "char"
+tokenizer = "character"
+newline = "char"
+[model]
+cell = "gru"
+layers = 1
+units = 8
+jit_compile = "false"
+[training]
+optimizer = "adam"
+learning_rate = 0.01
+epochs = 2
+batch_size = 4
+bptt_length = 10
+steps_per_epoch = 5
+validation_steps = 2
+[tuning]
+tuner = "random"
+max_trials = 2
+epochs = 1
+steps_per_epoch = 2
+validation_steps = 1
+[tuning.space]
+"model.cell" = ["gru", "lstm:cifg"]
+"model.units" = [4, 8]
+""")
+    return spec
+
+
+def test_run_end_to_end_via_cli(tiny, tmp_path, capsys):
+    work, output = tmp_path / "runs", tmp_path / "saved"
+    assert cli.main(["run", str(tiny), "--work-dir", str(work), "--output", str(output), "--no-tune"]) == 0
+    paths = runner.RunPaths(work / "tiny_lm")
+    report = json.loads(paths.report.read_text())
+    assert report["epochs"] == 2
+    assert report["validation"]["bits_per_character"] > 0
+    assert paths.learning_curve.is_file() and paths.weights.is_file() and paths.vocabulary.is_file()
+    assert len(list(paths.checkpoints.glob("epoch_*.weights.h5"))) == 2
+    assert list(paths.logs.rglob("events.out.tfevents.*"))
+    assert not paths.backup.exists()                       # removed once training completed
+    history = read_history(paths.history)
+    assert history["epoch"] == [0.0, 1.0] and "val_bits_per_character" in history
+    assert report["sample"].startswith("to be") and "generated text" in capsys.readouterr().out
+    if report.get("export"):
+        assert (pathlib.Path(report["export"]) / "saved_model.pb").is_file()
+        assert pathlib.Path(report["export"]).parent == output / "tiny_lm"
+
+
+class Interrupt(keras.callbacks.Callback):
+    def on_epoch_end(self, epoch, logs=None):
+        if epoch == 0:
+            raise KeyboardInterrupt("simulated interruption")
+
+
+class Epochs(keras.callbacks.Callback):
+    def __init__(self):
+        super().__init__()
+        self.seen = []
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.seen.append(epoch)
+
+
+def test_backup_and_restore_resumes(tiny, tmp_path):
+    spec = load_spec(tiny, {"training.epochs": 3})
+    paths = runner.RunPaths.for_spec(spec, tmp_path / "runs")
+    data = runner.build_data(spec, None, paths)
+    with pytest.raises(KeyboardInterrupt):
+        runner.train(spec, data, paths, verbose=0, extra_callbacks=[Interrupt()])
+    assert paths.backup.exists()
+    epochs = Epochs()
+    model, history = runner.train(spec, data, paths, verbose=0, extra_callbacks=[epochs])
+    assert epochs.seen == [1, 2]                           # resumed after the finished epoch 0
+    assert history["epoch"] == [0.0, 1.0, 2.0]
+    assert not paths.backup.exists()
+
+
+def test_tuner_resumes_and_summarises(tiny, tmp_path):
+    spec = load_spec(tiny, {"tuning.max_trials": 1})
+    paths = runner.RunPaths.for_spec(spec, tmp_path / "runs")
+    data = runner.build_data(spec, None, paths)
+    tuning.tune(spec, data, paths, verbose=0)
+    more = load_spec(tiny, {"tuning.max_trials": 2})
+    best = tuning.tune(more, data, paths, verbose=0)       # same directory: keeps trial 0
+    trials = list((paths.tuner / "search").glob("trial_*"))
+    assert len(trials) == 2
+    assert set(best) == {"model.cell", "model.units"}
+    assert json.loads(paths.best_hyperparameters.read_text()) == best
+    assert (paths.root / "tuning_summary.md").read_text().count("COMPLETED") == 2
+    assert (paths.root / "tuning_trials.png").is_file()
+    tuned = runner.apply_best_hyperparameters(spec, paths)
+    assert tuned.model.units == best["model.units"]
