@@ -171,6 +171,8 @@ class GradientControl(keras.Model):
         self.grad_norm_tracker = keras.metrics.Mean(name="grad_norm")
         self.clipped_tracker = keras.metrics.Mean(name="clipped")
         self.omega_tracker = keras.metrics.Mean(name="omega")
+        if getattr(model, "built", False):
+            self.built = True  # a built (e.g. functional) model: nothing left to build
 
     def call(self, inputs, training=False):
         return self.model(inputs, training=training)

@@ -37,6 +37,7 @@ BUILTIN = {
     "tagging": "seqkeras.tagging",
     "translation": "seqkeras.translation",
     "classification": "seqkeras.classification",
+    "long_range": "seqkeras.tasks.application",
 }
 _REGISTRY: dict[str, str] = dict(BUILTIN)
 REQUIRED = ("Spec", "build_data", "build_model", "HyperModel", "evaluate", "export")

@@ -96,14 +96,16 @@ def make_cell(name, units):
     raise ValueError(f"Unknown cell {name!r}; expected one of {FULL_CELLS}")
 
 
-def build_model(task, cell_name, units, lag, learning_rate, clip_norm, seed):
-    """Input projection (Dense or Embedding to `units`) → Recurrent(cell) → task head."""
+def build_network(task, cell_name, units, lag):
+    """Input projection (Dense or Embedding to `units`) → Recurrent(cell) → task head.
+
+    Returns:
+        (uncompiled keras.Model, loss name).
+    """
     import keras
 
-    from seqkeras.diagnostics import GradientControl
     from seqkeras.layers import Recurrent
 
-    keras.utils.set_random_seed(seed)
     steps = task.sequence_length(lag)
     if task.vocabulary_size:
         inputs = keras.Input((steps,), dtype="int32")
@@ -126,8 +128,18 @@ def build_model(task, cell_name, units, lag, learning_rate, clip_norm, seed):
         h = Recurrent(cell, name="recurrent")(x)
         outputs = keras.layers.Dense(1)(h)
         loss = "mse"
-    model = GradientControl(keras.Model(inputs, outputs, name=f"{cell_name}_{task.name}"),
-                            clip_norm=clip_norm)
+    return keras.Model(inputs, outputs, name=f"{cell_name}_{task.name}".replace("-", "_")), loss
+
+
+def build_model(task, cell_name, units, lag, learning_rate, clip_norm, seed):
+    """`build_network` wrapped in `GradientControl` (clipping), compiled with Adam."""
+    import keras
+
+    from seqkeras.diagnostics import GradientControl
+
+    keras.utils.set_random_seed(seed)
+    network, loss = build_network(task, cell_name, units, lag)
+    model = GradientControl(network, clip_norm=clip_norm)
     model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss=loss)
     return model
 
@@ -295,6 +307,28 @@ def run_study(config, output, log=print):
     _save(results, output, started)
     write_report(results, output)
     return results
+
+
+def merge_results(directories):
+    """Combine `results.json` of runs over disjoint cells with the same budget."""
+    merged = None
+    for directory in directories:
+        with open(os.path.join(directory, "results.json")) as handle:
+            part = json.load(handle)
+        if merged is None:
+            merged = {**part, "cells": {}, "parts": []}
+        budget = {k: v for k, v in part["config"].items() if k != "cells"}
+        if budget != {k: v for k, v in merged["config"].items() if k != "cells"}:
+            raise ValueError(f"{directory}: a different study budget, cannot merge")
+        for cell, entry in part["cells"].items():
+            merged["cells"].setdefault(cell, entry)
+        if "lstm_seed_repeats" in part:
+            merged["lstm_seed_repeats"] = part["lstm_seed_repeats"]
+        merged["parts"].append({"directory": directory, "cells": list(part["cells"]),
+                                "wall_seconds": part["wall_seconds"]})
+    merged["config"]["cells"] = list(merged["cells"])
+    merged["wall_seconds"] = max(p["wall_seconds"] for p in merged["parts"])
+    return merged
 
 
 def _save(results, output, started):
@@ -624,12 +658,21 @@ def configure(parser):
     parser.add_argument("--lags", default=None, help="comma-separated lags, e.g. 10,20,40")
     parser.add_argument("--report-only", action="store_true",
                         help="rewrite README.md and the PNGs from OUTPUT/results.json")
+    parser.add_argument("--merge", default=None,
+                        help="with --report-only: comma-separated result directories of runs "
+                             "over disjoint --cells (same budget) to combine into OUTPUT")
 
 
 def main(args):
     if args.report_only:
-        with open(os.path.join(args.output, "results.json")) as handle:
-            results = json.load(handle)
+        if args.merge:
+            results = merge_results([d.strip() for d in args.merge.split(",")])
+            os.makedirs(args.output, exist_ok=True)
+            with open(os.path.join(args.output, "results.json"), "w") as handle:
+                json.dump(results, handle, indent=1)
+        else:
+            with open(os.path.join(args.output, "results.json")) as handle:
+                results = json.load(handle)
         write_report(results, args.output)
         print(f"wrote {os.path.join(args.output, 'README.md')}")
         return 0
