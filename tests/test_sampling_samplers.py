@@ -123,6 +123,12 @@ def test_sampling_frequencies_follow_tempered_filtered_softmax():
     frequencies = np.bincount(tokens, minlength=4) / batch
     assert frequencies[3] == 0
     np.testing.assert_allclose(frequencies[:3], expected, atol=0.03)
+    # top-k and top-p together: the nucleus inside the k best (0.4 + 0.3 ≥ 0.6).
+    for top_k in (3, 0):
+        sampler = RandomSampler(temperature=1.0, top_k=top_k, top_p=0.6, seed=5)
+        tokens = sampler.get_next_token(tf.constant(np.tile(logits, (batch, 1))), tf.constant(0)).numpy()
+        frequencies = np.bincount(tokens, minlength=4) / batch
+        np.testing.assert_allclose(frequencies, [4 / 7, 3 / 7, 0, 0], atol=0.03)
 
 
 def test_beam_width_one_equals_greedy():

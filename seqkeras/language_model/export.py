@@ -218,12 +218,16 @@ class LanguageModelServer(tf.Module):
             start = tf.fill([batch, 1], tf.constant(self.start_id, tf.int64))
             ids = tf.concat([start, ids], axis=1)
         lengths = tf.cast(ids.row_lengths(), tf.int32)
-        # One extra masked column: every row has ≥ 1 step, masked steps keep the state
-        # and repeat the last valid output, so column −1 is each row's last output.
+        # One extra masked column so that every row has ≥ 1 step (masked steps keep the
+        # state: an empty row ends in the zero state).
         dense = tf.pad(ids.to_tensor(default_value=self.pad_id), [[0, 0], [0, 1]])
         mask = tf.sequence_mask(lengths, tf.shape(dense)[1])
         outputs, states = self._run_sequence(dense, mask, self._zero_states(batch))
-        return tf.cast(self.logits_layer(outputs[:, -1]), tf.float32), states
+        # Each row's output at its last token (a residual stack adds the unmasked input,
+        # so masked columns do not repeat it); an empty row has output 0.
+        last = tf.gather(outputs, tf.maximum(lengths - 1, 0), batch_dims=1)
+        last = tf.where((lengths > 0)[:, None], last, tf.zeros_like(last))
+        return tf.cast(self.logits_layer(last), tf.float32), states
 
     # -- signatures --------------------------------------------------------------------
     def _generate(self, prompt, max_new_tokens, temperature, top_k, top_p, seed):
@@ -265,7 +269,9 @@ class LanguageModelServer(tf.Module):
             start = i * chunk
             inputs = dense[:, start:start + chunk]
             targets = dense[:, start + 1:start + chunk + 1]
-            outputs, states = self._run_sequence(inputs, start + positions < lengths[:, None], states)
+            # No mask: a row's state after its last token is never used for a counted
+            # prediction, and unmasked steps are ~30% cheaper.
+            outputs, states = self._run_sequence(inputs, None, states)
             logits = tf.cast(self.logits_layer(outputs), tf.float32)
             log_p = -tf.nn.sparse_softmax_cross_entropy_with_logits(labels=targets, logits=logits)
             valid = start + 1 + positions < lengths[:, None]

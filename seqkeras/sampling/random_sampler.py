@@ -22,6 +22,15 @@ def top_k_filter(logits, k):
     return tf.cond(tf.logical_and(k > 0, k < vocab), filtered, lambda: logits)
 
 
+def _nucleus_of_sorted(sorted_logits, p):
+    """Top-p filter of logits already sorted in descending order along the last axis."""
+    probs = tf.nn.softmax(sorted_logits, axis=-1)
+    mass_before = tf.cumsum(probs, axis=-1, exclusive=True)
+    keep = mass_before < p
+    keep = tf.concat([tf.ones_like(keep[:, :1]), keep[:, 1:]], axis=-1)
+    return tf.where(keep, sorted_logits, tf.constant(-float("inf"), sorted_logits.dtype))
+
+
 def top_p_filter(logits, p):
     """Nucleus filter: keep the smallest set of most probable tokens whose mass ≥ p.
 
@@ -36,13 +45,10 @@ def top_p_filter(logits, p):
 
     def filtered():
         sorted_logits = tf.sort(logits, axis=-1, direction="DESCENDING")
-        probs = tf.nn.softmax(sorted_logits, axis=-1)
-        mass_before = tf.cumsum(probs, axis=-1, exclusive=True)
-        keep = mass_before < p
-        keep = tf.concat([tf.ones_like(keep[:, :1]), keep[:, 1:]], axis=-1)
+        kept = _nucleus_of_sorted(sorted_logits, p)
         # The smallest kept logit of each row is the threshold.
-        kept = tf.where(keep, sorted_logits, tf.constant(float("inf"), logits.dtype))
-        threshold = tf.reduce_min(kept, axis=-1, keepdims=True)
+        threshold = tf.reduce_min(tf.where(tf.math.is_inf(kept), tf.constant(float("inf"), logits.dtype),
+                                           kept), axis=-1, keepdims=True)
         return tf.where(logits < threshold, tf.constant(-float("inf"), logits.dtype), logits)
 
     return tf.cond(p < 1.0, filtered, lambda: logits)
@@ -74,7 +80,21 @@ class RandomSampler(Sampler):
 
     def get_next_token(self, logits, step):
         logits = logits / tf.cast(self.temperature, logits.dtype)
-        logits = top_k_filter(logits, self.top_k)
-        logits = top_p_filter(logits, self.top_p)
         seed = tf.stack([tf.cast(self.seed, tf.int64), tf.cast(step, tf.int64)])
-        return tf.random.stateless_categorical(logits, 1, seed=seed, dtype=tf.int32)[:, 0]
+        vocab = tf.shape(logits)[-1]
+        k = tf.cast(self.top_k, tf.int32)
+        p = tf.cast(self.top_p, logits.dtype)
+
+        def among_top_k():
+            # Only the k best can be drawn: sort k values, not V, and apply the
+            # nucleus inside them (the same distribution as filtering all V).
+            values, indices = tf.math.top_k(logits, k, sorted=True)
+            values = tf.cond(p < 1.0, lambda: _nucleus_of_sorted(values, p), lambda: values)
+            choice = tf.random.stateless_categorical(values, 1, seed=seed, dtype=tf.int32)[:, 0]
+            return tf.gather(indices, choice, batch_dims=1)
+
+        def among_all():
+            filtered = top_p_filter(logits, p)
+            return tf.random.stateless_categorical(filtered, 1, seed=seed, dtype=tf.int32)[:, 0]
+
+        return tf.cond(tf.logical_and(k > 0, k < vocab), among_top_k, among_all)
