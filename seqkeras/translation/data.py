@@ -1,0 +1,108 @@
+"""Translation data: parallel lines → WordPiece vocabularies (training split) → batches.
+
+Both sides are split into words on whitespace, then into WordPiece subwords learned
+on the training split only (`seqkeras.data.SubwordTokenizer`); ``vocabulary =
+"shared"`` learns one vocabulary from both sides. Every vocabulary reserves
+``<pad>`` = 0, ``<unk>`` = 1, ``<bos>`` = 2, ``<eos>`` = 3. Detokenizing joins the
+pieces, so a translation comes out as raw, whitespace-separated text (the form of
+the references that sacrebleu scores against).
+"""
+
+from __future__ import annotations
+
+import os
+import pathlib
+
+import tensorflow as tf
+
+from seqkeras.data import SubwordTokenizer, Vocabulary, parallel_lines, resolve_path, seq2seq_batches
+from seqkeras.data.vocabulary import BOS, EOS, PAD, UNK
+from seqkeras.pipeline.data import Data
+
+RESERVED = (PAD, UNK, BOS, EOS)
+
+
+def _tokenizer(spec, vocabulary: Vocabulary | None = None) -> SubwordTokenizer:
+    return SubwordTokenizer(vocabulary, lowercase=spec.data.lowercase)
+
+
+def train_tokenizers(spec, pairs: tf.data.Dataset) -> tuple[SubwordTokenizer, SubwordTokenizer]:
+    """Learn the source and target WordPiece vocabularies from the training pairs."""
+    d = spec.data
+    if d.vocabulary == "shared":
+        both = pairs.map(lambda s, t: s).concatenate(pairs.map(lambda s, t: t))
+        shared = SubwordTokenizer.train(both, d.source_vocab_size, lowercase=d.lowercase, reserved=RESERVED)
+        return shared, shared
+    source = SubwordTokenizer.train(pairs.map(lambda s, t: s), d.source_vocab_size, lowercase=d.lowercase,
+                                    reserved=RESERVED)
+    target = SubwordTokenizer.train(pairs.map(lambda s, t: t), d.target_vocab_size, lowercase=d.lowercase,
+                                    reserved=RESERVED)
+    return source, target
+
+
+def vocabulary_paths(spec, vocabulary_path) -> tuple[pathlib.Path, pathlib.Path]:
+    """(source, target) vocabulary files: ``vocabulary.txt`` is the target's (and the
+    shared one); the source's is ``vocabulary.source.txt`` beside it."""
+    target = pathlib.Path(vocabulary_path)
+    source = target if spec.data.vocabulary == "shared" else target.with_name(target.stem + ".source" + target.suffix)
+    return source, target
+
+
+def read_pairs(source_path, target_path) -> tuple[list[str], list[str]]:
+    """All lines of two parallel files as Python strings (invalid UTF-8 replaced)."""
+    sources, targets = [], []
+    for s, t in parallel_lines(source_path, target_path).batch(4096).as_numpy_iterator():
+        sources += [x.decode("utf-8") for x in s]
+        targets += [x.decode("utf-8") for x in t]
+    return sources, targets
+
+
+def build_data(spec, data_dir=None, vocabulary_path: str | os.PathLike | None = None) -> Data:
+    """Read the parallel corpus, learn (or load) the subword vocabularies, batch.
+
+    Args:
+        spec: a `seqkeras.translation.Spec`.
+        data_dir: the data directory (``--data-dir``).
+        vocabulary_path: the target vocabulary file (the source's sits beside it, see
+            `vocabulary_paths`); loaded when present so that evaluation and export
+            use the training run's ids.
+
+    Returns:
+        `Data`: ``train`` / ``validation`` teacher-forcing batches ``((source,
+        target_in), target_out)`` int64, 0-padded; ``tokenizer`` = the target
+        tokenizer; ``info`` with ``source_tokenizer``, ``target_tokenizer``, the
+        vocabulary sizes and the raw ``validation_sources`` / ``validation_references``.
+    """
+    d, t = spec.data, spec.training
+    train_pairs = parallel_lines(resolve_path(d.train_source, data_dir), resolve_path(d.train_target, data_dir))
+    validation_source = resolve_path(d.validation_source, data_dir)
+    validation_target = resolve_path(d.validation_target, data_dir)
+    validation_pairs = parallel_lines(validation_source, validation_target)
+
+    source_file = target_file = None
+    if vocabulary_path is not None:
+        source_file, target_file = vocabulary_paths(spec, vocabulary_path)
+    if source_file is not None and source_file.is_file() and target_file.is_file():
+        source_tok = _tokenizer(spec, Vocabulary.load(source_file))
+        target_tok = source_tok if d.vocabulary == "shared" else _tokenizer(spec, Vocabulary.load(target_file))
+    else:
+        source_tok, target_tok = train_tokenizers(spec, train_pairs)
+        if target_file is not None:
+            target_tok.vocabulary.save(target_file)
+            source_tok.vocabulary.save(source_file)
+
+    train = seq2seq_batches(train_pairs, source_tok, target_tok, t.batch_size, max_length=d.max_length,
+                            pool_batches=d.bucket_pool or None, shuffle_buffer=d.shuffle_buffer, seed=t.seed,
+                            cache=True)
+    if t.steps_per_epoch:
+        train = train.repeat()
+    validation = seq2seq_batches(validation_pairs, source_tok, target_tok, t.batch_size,
+                                 pool_batches=d.bucket_pool or None, cache=True)
+    sources, references = read_pairs(validation_source, validation_target)
+    return Data(train=train, validation=validation, tokenizer=target_tok, info={
+        "source_tokenizer": source_tok, "target_tokenizer": target_tok,
+        "source_vocabulary_size": len(source_tok.vocabulary),
+        "target_vocabulary_size": len(target_tok.vocabulary),
+        "validation_pairs": len(sources),
+        "validation_sources": sources, "validation_references": references,
+    })
