@@ -46,8 +46,8 @@ CONFIGS = {
     "seqkeras LSTM": lambda v, b: build_language_model(v, b, "lstm", layers=LAYERS, units=UNITS),
     "seqkeras LSTM + bf16 softmax": lambda v, b: build_language_model(
         v, b, "lstm", layers=LAYERS, units=UNITS, softmax_precision="bfloat16"),
-    "seqkeras LSTM + tied + bf16 softmax": lambda v, b: build_language_model(
-        v, b, "lstm", layers=LAYERS, units=UNITS, softmax_precision="bfloat16", tie_embeddings=True),
+    "seqkeras LSTM + tied": lambda v, b: build_language_model(
+        v, b, "lstm", layers=LAYERS, units=UNITS, tie_embeddings=True),
 }
 
 

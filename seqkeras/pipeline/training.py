@@ -131,6 +131,7 @@ def plot_learning_curve(history: dict[str, list[float]], path: str | pathlib.Pat
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    import matplotlib.ticker
 
     extra = next((k for k in ("perplexity", "bits_per_character", "accuracy") if k in history), None)
     panels = [("loss", "loss")] + ([(extra, extra.replace("_", " "))] if extra else [])
@@ -141,6 +142,7 @@ def plot_learning_curve(history: dict[str, list[float]], path: str | pathlib.Pat
         if "val_" + key in history:
             ax.plot(epochs, history["val_" + key], "s-", label="validation")
         ax.set_xlabel("epoch")
+        ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
         ax.set_ylabel(label)
         ax.grid(alpha=0.3)
         ax.legend()
