@@ -19,6 +19,7 @@ code that rebuilds the computation step by step. Used by sentence classification
 Pretrained embeddings (e.g. word2vec vectors): pass ``embeddings=`` a
 ``float[vocab_size, embedding_dim]`` matrix (rows in vocabulary-id order); it becomes
 the embedding's initial value (``train_embeddings=False`` freezes it).
+`load_word_vectors` builds that matrix from a word2vec text file.
 
 `make_cell` builds one cell by registry name (``"lstm"``, ``"gru"``, ``"ran"``,
 ``"elman"``, ``"additive"``; ``"lstm:cifg"`` picks an LSTM variant).
@@ -33,6 +34,9 @@ Example:
 """
 
 from __future__ import annotations
+
+import gzip
+import os
 
 import keras
 import numpy as np
@@ -70,6 +74,51 @@ def make_cell(cell: str, units: int, options: dict | None = None, init_scale: fl
         if cell != "additive":
             options.setdefault("recurrent_initializer", uniform())
     return CELLS[cell](units, **options)
+
+
+def load_word_vectors(path: str | os.PathLike, vocabulary, scale: float = 0.05,
+                      seed: int = 0) -> tuple[np.ndarray, int]:
+    """An embedding matrix for `vocabulary` from a word2vec text file (``.gz`` too).
+
+    Format: optional header ``<count> <dim>``, then ``word v_1 ... v_dim`` per line
+    (word2vec's ``-binary 0`` output, gensim's ``save_word2vec_format``). Rows of
+    words absent from the file are uniform(−scale, scale); the padding row (id 0) is 0.
+
+    Args:
+        path: the vectors file.
+        vocabulary: a `seqkeras.data.Vocabulary` (``.tokens`` in id order).
+
+    Returns:
+        ``(matrix float32[len(vocabulary), dim], number of vocabulary words found)``.
+
+    Raises:
+        ValueError: a line whose vector width differs from the first one (file and line named).
+    """
+    index = {token: i for i, token in enumerate(vocabulary.tokens)}
+    rows: dict[int, np.ndarray] = {}
+    dim = None
+    opener = gzip.open if os.fspath(path).endswith(".gz") else open
+    with opener(path, "rt", encoding="utf-8", errors="replace") as stream:
+        for number, line in enumerate(stream, 1):
+            parts = line.rstrip().split(" ")
+            if number == 1 and len(parts) == 2 and all(p.isdigit() for p in parts):
+                continue
+            if len(parts) < 2:
+                continue
+            if dim is None:
+                dim = len(parts) - 1
+            if len(parts) - 1 != dim:
+                raise ValueError(f"{path}:{number}: vector of width {len(parts) - 1}, expected {dim}")
+            i = index.get(parts[0])
+            if i is not None and i not in rows:
+                rows[i] = np.asarray(parts[1:], "float32")
+    if dim is None:
+        raise ValueError(f"{path}: no word vectors")
+    matrix = np.random.default_rng(seed).uniform(-scale, scale, (len(vocabulary.tokens), dim)).astype("float32")
+    for i, vector in rows.items():
+        matrix[i] = vector
+    matrix[0] = 0.0
+    return matrix, len(rows)
 
 
 @keras.saving.register_keras_serializable(package="seqkeras")

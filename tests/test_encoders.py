@@ -70,3 +70,17 @@ def test_make_cell():
     assert isinstance(cell, LSTMCell) and cell.get_config()["variant"] == "cifg"
     with pytest.raises(ValueError, match="cell"):
         make_cell("transformer", 3)
+
+
+def test_load_word_vectors(tmp_path):
+    from seqkeras.data import Vocabulary
+    from seqkeras.encoders import load_word_vectors
+
+    path = tmp_path / "vectors.txt"
+    path.write_text("3 2\ngood 1.0 2.0\nbad -1 -2\nunseen 5 5\n", encoding="utf-8")
+    vocabulary = Vocabulary(["<pad>", "<unk>", "good", "bad", "film"])
+    matrix, found = load_word_vectors(path, vocabulary)
+    assert matrix.shape == (5, 2) and found == 2
+    np.testing.assert_allclose(matrix[2:4], [[1, 2], [-1, -2]])
+    np.testing.assert_allclose(matrix[0], 0.0)
+    assert np.all(np.abs(matrix[4]) <= 0.05)

@@ -43,9 +43,12 @@ def build_model(spec, data) -> keras.Model:
     m = spec.model
     keras.mixed_precision.set_global_policy(
         "mixed_bfloat16" if spec.training.precision == "mixed_bfloat16" else "float32")
+    embeddings = data.info.get("embeddings")
     model = build_classifier(
         data.info["vocabulary_size"], data.info["num_classes"], cell=m.cell, cell_options=m.cell_options,
-        layers=m.layers, units=m.units, embedding_dim=m.embedding_dim, bidirectional=m.bidirectional,
+        layers=m.layers, units=m.units, bidirectional=m.bidirectional,
+        embedding_dim=m.embedding_dim if embeddings is None else embeddings.shape[1],
+        embeddings=embeddings, train_embeddings=m.train_embeddings,
         pooling=m.pooling, attention_units=m.attention_units, dropout=m.dropout, layer_dropout=m.layer_dropout,
         recurrent_dropout=m.recurrent_dropout, output_dropout=m.output_dropout,
         jit_compile={"auto": "auto", "true": True, "false": False}[m.jit_compile], name=spec.name or "classifier")

@@ -27,6 +27,7 @@ import tensorflow as tf
 
 from seqkeras.data import DataError, Vocabulary, WordTokenizer, classification_batches, labelled_text
 from seqkeras.data.paths import expand_paths, resolve_path
+from seqkeras.encoders import load_word_vectors
 from seqkeras.pipeline.data import Data
 
 HASH_BUCKETS = 10_000
@@ -94,7 +95,8 @@ def build_data(spec, data_dir=None, vocabulary_path: str | os.PathLike | None = 
         `Data`: ``train`` / ``validation`` batches of ``(ids int64[B, T], label int32[B])``
         (bucketed by length; train shuffled with ``training.seed``), the ``tokenizer``,
         and ``info``: ``vocabulary_size``, ``num_classes``, ``labels``, ``class_names``,
-        ``train_examples``, ``validation_examples``, per-class counts.
+        ``train_examples``, ``validation_examples``, per-class counts, and with
+        ``model.pretrained_embeddings`` the ``embeddings`` matrix (`load_word_vectors`).
     """
     d, t = spec.data, spec.training
     train_path = resolve_path(d.train, data_dir)
@@ -132,13 +134,20 @@ def build_data(spec, data_dir=None, vocabulary_path: str | os.PathLike | None = 
                                       shuffle_buffer=d.shuffle_buffer if shuffle else None,
                                       seed=t.seed, cache=True)
 
+    if spec.model.pretrained_embeddings:
+        vectors = resolve_path(spec.model.pretrained_embeddings, data_dir)
+        matrix, found = load_word_vectors(vectors, tokenizer.vocabulary, seed=t.seed)
+        print(f"pretrained embeddings: {found} of {len(tokenizer.vocabulary)} words found in {vectors}")
+        extra = {"embeddings": matrix, "pretrained_words": found}
+    else:
+        extra = {}
     train = batches(texts, labels, shuffle=True)
     if t.steps_per_epoch:
         train = train.repeat()
     info = {
         "vocabulary_size": len(tokenizer.vocabulary), "num_classes": len(known), "labels": known,
         "class_names": list(d.class_names) or known,
-        "train_examples": int(len(texts)), "validation_examples": int(len(val_texts)),
+        "train_examples": int(len(texts)), "validation_examples": int(len(val_texts)), **extra,
     }
     for name, values in (("train", labels), ("validation", val_labels)):
         for label in known:

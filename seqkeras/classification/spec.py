@@ -61,7 +61,9 @@ class ModelSpec:
     cell_options: dict = dataclasses.field(default_factory=dict)
     layers: int = 1
     units: int = 128
-    embedding_dim: int = 128
+    embedding_dim: int = 128          # ignored with pretrained_embeddings (the vectors' width)
+    pretrained_embeddings: str = ""    # word2vec text file (data-dir relative) initialising the embedding
+    train_embeddings: bool = True      # false: keep the (pretrained) embedding frozen
     bidirectional: bool = True
     pooling: str = "final"             # "final" state | masked "mean" | masked "max" | "attention"
     attention_units: int = 0           # attention pooling's hidden width; 0 = the encoder width
