@@ -290,3 +290,24 @@ def test_saved_model_runs_where_seqkeras_cannot_be_imported(exported, word, tmp_
     expected = server.score(tf.constant(["the cat sat on the mat", ""]))
     np.testing.assert_allclose(out["log_prob"], expected["log_prob"].numpy(), rtol=1e-5)
     assert out["num_tokens"] == expected["num_tokens"].numpy().tolist()
+
+
+def test_stateful_tied_model_from_the_language_model_builder(word):
+    """The application's own builder (fixed-batch stateful stack, tied logits) exports as is."""
+    try:
+        from seqkeras.language_model.model import build_language_model
+    except Exception as error:  # the builder lives in another module of the package
+        pytest.skip(f"seqkeras.language_model.model not importable: {error}")
+    _, tokenizer, _ = word
+    model = build_language_model(len(tokenizer.vocabulary), batch_size=4, units=12, layers=2,
+                                 tie_embeddings=True, stateful=True)
+    ids = tokenizer(tf.constant(["the cat sat on the mat"])).to_tensor().numpy().astype("int32")
+    model(np.repeat(ids, 4, axis=0))  # builds it and moves its carried state away from zero
+    server = LanguageModelServer(model, tokenizer)
+    prompts = ["the cat", "", "a dog ran"]
+    assert generate(server, prompts, 5) == [python_greedy(server, tokenizer, p, 5) for p in prompts]
+    stream = tokenizer(tf.constant(["a dog ran"])).flat_values.numpy().tolist()
+    model.get_layer("recurrent").reset_state()
+    expected = direct_log_prob(lambda x, training: model(np.repeat(x, 4, axis=0))[:1], stream)
+    np.testing.assert_allclose(server.score(tf.constant(["a dog ran"]))["log_prob"].numpy()[0], expected,
+                               rtol=1e-5, atol=1e-4)
