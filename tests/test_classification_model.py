@@ -32,7 +32,6 @@ def test_pooling_layers_match_numpy():
     np.testing.assert_allclose(mean[1], 0.0)
     np.testing.assert_allclose(top[1], 0.0)
     attention = AttentionPooling(4)
-    weights = keras.ops.convert_to_numpy(attention.attention_weights(x, mask)) if attention.built else None
     attention(x, mask=mask)
     weights = keras.ops.convert_to_numpy(attention.attention_weights(x, mask))
     np.testing.assert_allclose(weights[0].sum(), 1.0, atol=1e-6)
