@@ -34,8 +34,8 @@ def test_token_stream_appends_eos_per_line(tmp_path):
     (tmp_path / "t.txt").write_text(" a b \n c \n")
     tokenizer = WordTokenizer(add_eos=True)
     vocab = tokenizer.adapt(text_lines(tmp_path / "t.txt"), reserved=("<pad>", "<unk>", "<eos>"))
-    ids = [x.tolist() for x in token_stream(text_lines(tmp_path / "t.txt"), tokenizer).as_numpy_iterator()]
-    assert ids == [vocab.ids(["a", "b", "<eos>"]), vocab.ids(["c", "<eos>"])]
+    batches = list(token_stream(text_lines(tmp_path / "t.txt"), tokenizer, batch_size=1))
+    assert [b.to_list() for b in batches] == [[vocab.ids(["a", "b", "<eos>"])], [vocab.ids(["c", "<eos>"])]]
 
 
 def word_tokenizer(texts, reserved=("<pad>", "<unk>")):
@@ -147,7 +147,7 @@ def test_real_ptb_vocabulary_and_zaremba_batches(shared_data):
     tokenizer = WordTokenizer(add_eos=True)
     vocab = tokenizer.adapt(lines, reserved=("<pad>", "<unk>", "<eos>"))
     assert len(vocab) == 10_001 and len(set(vocab.tokens) - {"<pad>"}) == 10_000
-    ids = np.concatenate(list(token_stream(lines, tokenizer).as_numpy_iterator()))
+    ids = np.concatenate([b.flat_values.numpy() for b in token_stream(lines, tokenizer)])
     assert len(ids) == 929_589 and (ids == vocab.eos_id).sum() == 42_068
     assert (ids == vocab.unk_id).sum() == vocab.counts["<unk>"]
     windows = language_model_windows(ids, batch_size=20, bptt_length=35)

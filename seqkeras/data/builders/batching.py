@@ -1,12 +1,10 @@
-"""Shared batching helpers of the dataset builders: shuffle, tokenize, bucket, prefetch."""
+"""Shared batching helpers of the dataset builders: seeded shuffle, length-bucketed padding."""
 
 from __future__ import annotations
 
-from typing import Callable, Sequence
+from typing import Sequence
 
 import tensorflow as tf
-
-TOKENIZE_BATCH = 1024
 
 
 def shuffled(dataset: tf.data.Dataset, buffer_size: int | None, seed: int | None) -> tf.data.Dataset:
@@ -14,21 +12,6 @@ def shuffled(dataset: tf.data.Dataset, buffer_size: int | None, seed: int | None
     if not buffer_size:
         return dataset
     return dataset.shuffle(buffer_size, seed=seed, reshuffle_each_iteration=True)
-
-
-def map_in_batches(dataset: tf.data.Dataset, fn: Callable, batch_size: int = TOKENIZE_BATCH) -> tf.data.Dataset:
-    """Apply a vectorized `fn` to batches of elements, then split them up again.
-
-    Tokenizing 1024 strings in one op call is much faster than 1024 calls. Rows of
-    ragged results come out as dense ``[None]`` tensors (what `padded_batch` needs).
-    """
-    return dataset.batch(batch_size).map(fn, num_parallel_calls=tf.data.AUTOTUNE).unbatch().map(_as_dense)
-
-
-def _as_dense(*components):
-    """Identity that turns unbatched ragged-rank-0 components into plain tensors."""
-    dense = tf.nest.map_structure(tf.identity, components)
-    return dense if len(components) > 1 else dense[0]
 
 
 def pool_size(batch_size: int, pool_batches: int | None) -> int:

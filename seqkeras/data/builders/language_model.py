@@ -5,18 +5,20 @@ from __future__ import annotations
 import numpy as np
 import tensorflow as tf
 
-from seqkeras.data.builders.batching import map_in_batches
 from seqkeras.data.tokenizers import Tokenizer
 
 
 def token_stream(lines: tf.data.Dataset, tokenizer: Tokenizer, batch_size: int = 1024) -> tf.data.Dataset:
-    """Lines → a stream of int64 id vectors, one per line (``<eos>`` appended when the
-    tokenizer has ``add_eos=True``, i.e. newline → ``<eos>`` as in Mikolov's PTB).
+    """Lines → the corpus's ids in order, as ragged batches of lines.
+
+    ``<eos>`` ends each line when the tokenizer has ``add_eos=True`` (newline →
+    ``<eos>`` as in Mikolov's PTB). Reading ``.flat_values`` of consecutive
+    elements gives the one token stream.
 
     Returns:
-        `tf.data.Dataset` of ``int64[n]`` (ragged batches flattened line by line).
+        `tf.data.Dataset` of ragged ``int64[lines ≤ batch_size, None]``.
     """
-    return map_in_batches(lines, tokenizer, batch_size)
+    return lines.batch(batch_size).map(tokenizer, num_parallel_calls=tf.data.AUTOTUNE)
 
 
 def collect_ids(token_id_stream: tf.data.Dataset, dtype=np.int32) -> np.ndarray:
