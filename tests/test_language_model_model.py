@@ -84,3 +84,20 @@ def test_whole_stream_metrics():
 def test_stateful_needs_a_batch_size():
     with pytest.raises(ValueError, match="batch_size"):
         build_language_model(V, None, "lstm")
+
+
+def test_sampled_softmax_training_exact_evaluation():
+    keras.utils.set_random_seed(0)
+    model = build_language_model(V, B, "lstm", layers=1, units=8, tie_embeddings=True, jit_compile=False,
+                                 sampled_softmax=5)
+    model.compile(keras.optimizers.Adam(0.01), keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    x = ids(steps=6, seed=1)
+    data = tf.data.Dataset.from_tensors((x[:, :-1], x[:, 1:])).repeat(4)
+    history = model.fit(data, epochs=1, verbose=0)
+    assert np.isfinite(history.history["loss"][0])
+    reset_states(model)
+    exact = model.evaluate(data.take(1), verbose=0)
+    reset_states(model)
+    logits = model(x[:, :-1])
+    expected = tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(x[:, 1:], logits))
+    np.testing.assert_allclose(exact, float(expected), rtol=1e-4)

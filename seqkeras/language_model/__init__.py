@@ -61,7 +61,7 @@ def build_model(spec, data) -> keras.Model:
         layers=m.layers, units=m.units, embedding_dim=m.embedding_dim, tie_embeddings=m.tie_embeddings,
         dropout=m.dropout, layer_dropout=m.layer_dropout, recurrent_dropout=m.recurrent_dropout,
         init_scale=m.init_scale, softmax_precision=m.softmax_precision, stateful=True, jit_compile=jit,
-        name=spec.name or "language_model")
+        sampled_softmax=m.sampled_softmax, name=spec.name or "language_model")
     model.compile(optimizer=make_optimizer(spec.training, loss_scale(spec)),
                   loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
     return model

@@ -104,6 +104,16 @@ class Logits(keras.layers.Layer):
             logits = logits + tf.cast(self.bias, tf.float32)
         return tf.reshape(logits, tf.concat([shape[:-1], [self.vocabulary_size]], 0))
 
+    def output_weights(self, hidden):
+        """``(weights [V, D], bias [V], inputs [N, D])`` with logits = inputs · weightsᵀ + bias
+        for the flattened `hidden` [..., units] (what `tf.nn.sampled_softmax_loss` takes)."""
+        flat = tf.reshape(tf.convert_to_tensor(hidden, tf.float32), [-1, hidden.shape[-1]])
+        if self.projection is not None:
+            flat = tf.matmul(flat, self.projection)
+        weights = self._tied_embedding.embeddings if self.tied else tf.transpose(self.kernel)
+        bias = self.bias if self.bias is not None else tf.zeros([self.vocabulary_size])
+        return tf.convert_to_tensor(weights), tf.convert_to_tensor(bias), flat
+
     def compute_output_shape(self, input_shape):
         return tuple(input_shape[:-1]) + (self.vocabulary_size,)
 
@@ -118,13 +128,49 @@ class Logits(keras.layers.Layer):
         return config
 
 
+class LanguageModel(keras.Model):
+    """The functional language model, optionally trained with a sampled softmax.
+
+    With ``sampled_softmax=k > 0``, `train_step` never forms the full [B·T, V] logits:
+    the loss is `tf.nn.sampled_softmax_loss` over the true token and k candidates from
+    a log-uniform (Zipfian) sampler (Jean et al. 2015) — the vocabulary is sorted by
+    frequency, as that sampler assumes. Evaluation, prediction and export use the
+    exact full softmax. With ``sampled_softmax=0`` it is an ordinary functional model.
+    """
+
+    def __init__(self, inputs, outputs, sampled_softmax: int = 0, **kwargs):
+        super().__init__(inputs, outputs, **kwargs)
+        self.sampled_softmax = int(sampled_softmax)
+        if self.sampled_softmax:
+            hidden = self.get_layer("logits").input
+            # Not tracked: it shares every layer (and variable) with this model.
+            object.__setattr__(self, "_hidden_model", keras.Model(inputs, hidden))
+
+    def train_step(self, data):
+        if not self.sampled_softmax:
+            return super().train_step(data)
+        inputs, targets = data[0], data[1]
+        logits_layer = self.get_layer("logits")
+        with tf.GradientTape() as tape:
+            hidden = self._hidden_model(inputs, training=True)
+            weights, bias, flat = logits_layer.output_weights(hidden)
+            labels = tf.reshape(tf.cast(targets, tf.int64), [-1, 1])
+            losses = tf.nn.sampled_softmax_loss(weights, bias, labels, flat, self.sampled_softmax,
+                                                logits_layer.vocabulary_size)
+            loss = tf.reduce_mean(losses)
+        variables = self.trainable_variables
+        self.optimizer.apply(tape.gradient(loss, variables), variables)
+        self._loss_tracker.update_state(loss)
+        return {"loss": self._loss_tracker.result()}
+
+
 def build_language_model(vocabulary_size: int, batch_size: int | None = None, cell: str = "lstm",
                          cell_options: dict | None = None, layers: int = 2, units: int = 200,
                          embedding_dim: int = 0, tie_embeddings: bool = False, dropout: float = 0.0,
                          layer_dropout: float = 0.0, recurrent_dropout: float = 0.0,
                          init_scale: float = 0.0, softmax_precision: str = "float32",
-                         stateful: bool = True, jit_compile="auto", name: str = "language_model"
-                         ) -> keras.Model:
+                         stateful: bool = True, jit_compile="auto", sampled_softmax: int = 0,
+                         name: str = "language_model") -> keras.Model:
     """Build (not compile) the language model.
 
     Args:
@@ -142,6 +188,8 @@ def build_language_model(vocabulary_size: int, batch_size: int | None = None, ce
         softmax_precision: ``"float32"`` or ``"bfloat16"`` output matmuls.
         stateful: carry the state across batches (truncated BPTT).
         jit_compile: passed to the recurrent layers.
+        sampled_softmax: k > 0 trains with a sampled softmax over k candidates
+            (`LanguageModel`); evaluation stays exact.
 
     Returns:
         `keras.Model` ``int32[B, T] → float32[B, T, V]``.
@@ -172,7 +220,7 @@ def build_language_model(vocabulary_size: int, batch_size: int | None = None, ce
     logits = Logits(vocabulary_size, embedding=embedding if tie_embeddings else None,
                     precision=softmax_precision, kernel_initializer=uniform or "glorot_uniform",
                     name="logits")(x)
-    return keras.Model(inputs, logits, name=name)
+    return LanguageModel(inputs, logits, sampled_softmax=sampled_softmax, name=name)
 
 
 def reset_states(model: keras.Model) -> None:

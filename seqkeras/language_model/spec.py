@@ -61,6 +61,7 @@ class ModelSpec:
     recurrent_dropout: float = 0.0     # variational dropout on h_{t-1} (Gal & Ghahramani)
     init_scale: float = 0.0            # >0: uniform(-s, s) init of every weight (Zaremba: 0.1)
     softmax_precision: str = "float32" # "float32" | "bfloat16" (output layer matmuls only)
+    sampled_softmax: int = 0           # >0: train with a sampled softmax over this many candidates
     jit_compile: str = "auto"          # "auto" | "true" | "false" for the recurrent loop
 
 
