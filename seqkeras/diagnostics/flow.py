@@ -302,10 +302,11 @@ def probe_layers(layers, tape):
     `tape.gradient(loss, capture.probes)` gives ∂L/∂(outputs).
     """
     captures = {layer.name: LayerCapture(layer) for layer in layers}
-    originals = {}
+    saved = {}  # id(layer) -> the instance attribute `call`, if there was one
     for layer in layers:
         original = layer.call
-        originals[layer.name] = original
+        if "call" in layer.__dict__:
+            saved[id(layer)] = layer.__dict__["call"]
 
         def patched(sequences, initial_state=None, mask=None, training=False,
                     _layer=layer, _original=original):
@@ -333,9 +334,10 @@ def probe_layers(layers, tape):
         yield captures
     finally:
         for layer in layers:
-            # drop the instance attribute: the class method shows through again
-            if "call" in layer.__dict__:
-                del layer.__dict__["call"]
+            if id(layer) in saved:
+                layer.__dict__["call"] = saved[id(layer)]
+            elif "call" in layer.__dict__:
+                del layer.__dict__["call"]  # the class method shows through again
 
 
 def resolve_upstream(capture, probe_gradients):

@@ -490,6 +490,16 @@ def write_report(results, output):
         + (" (quick mode)" if results["config"]["steps"] < 100 else "")
         + f" in {results['wall_seconds'] / 60:.1f} min. Raw numbers: `results.json`.",
         "",
+    ]
+    if results.get("parts"):
+        lines += [
+            f"This run was split into {len(results['parts'])} processes over disjoint cells "
+            "(`--cells`, identical budget and seeds) and combined with `--report-only --merge`: "
+            + "; ".join(f"{', '.join(p['cells'])} in {p['wall_seconds'] / 60:.0f} min"
+                        for p in results["parts"]) + ".",
+            "",
+        ]
+    lines += [
         "## Setup",
         "",
         f"- Every cell: {config['units']} units, a linear input projection (Dense/Embedding) "
