@@ -290,6 +290,11 @@ class CRF(keras.layers.Layer):
             padded) and float ``[B]`` their scores (0 for length 0).
         """
         emissions, mask, lengths, trans, start, end = self._prepare(emissions, mask)
+        steps = tf.shape(emissions)[1]
+        # One extra masked step, so the scans below never run over zero elements
+        # (T = 1): a graph with an unknown batch size cannot stack an empty list.
+        emissions = tf.pad(emissions, [[0, 0], [0, 1], [0, 0]])
+        mask = tf.pad(mask, [[0, 0], [0, 1]])
         k = self.num_tags
         delta0 = start[None, :] + emissions[:, 0]  # [B, K]
         identity = tf.range(k, dtype=tf.int32)
@@ -323,7 +328,7 @@ class CRF(keras.layers.Layer):
 
         earlier = tf.scan(backward, backpointers, initializer=best_last, reverse=True)
         tags = tf.concat([tf.transpose(earlier, [1, 0]), best_last[:, None]], axis=1)
-        tags = tf.where(mask, tags, tf.zeros_like(tags))
+        tags = tf.where(mask, tags, tf.zeros_like(tags))[:, :steps]
         best_score = tf.where(lengths > 0, best_score, tf.zeros_like(best_score))
         return tags, best_score
 
