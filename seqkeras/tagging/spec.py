@@ -1,0 +1,148 @@
+"""The sequence-tagging pipeline spec: column corpus, tag scheme, tagger, training, tuning, export.
+
+Example TOML (see ``pipelines/ud_ewt_pos.toml``, ``conll2003_ner.toml``, ``wikiann_ner.toml``)::
+
+    application = "tagging"
+    name = "conll2003_ner"
+
+    [data]
+    train = "conll2003/eng.train.gz"     # relative to the data directory
+    validation = "conll2003/eng.testa"
+    format = "conll2003"                 # "conllu" | "conll2003" | "wikiann"
+    tag_format = "iob1"                  # what the file holds: "none" (POS) | "iob1" | "iob2" | "bioes"
+    tag_scheme = "bioes"                 # what the model predicts (and serves)
+
+    [model]
+    cell = "lstm"
+    layers = 2
+    units = 128
+    output = "crf"                       # "crf" | "softmax"
+    char_features = true
+
+The metric follows from the data: token accuracy when ``tag_format = "none"``,
+entity-level span precision / recall / F1 (conlleval's definition, via seqeval)
+otherwise.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+from seqkeras.cells import CELLS
+from seqkeras.data.sources import CONLL_FORMATS
+from seqkeras.pipeline.spec import PipelineSpec, SpecError, TrainingSpec, TuningSpec
+from seqkeras.tagging.schemes import SCHEMES
+
+
+@dataclasses.dataclass
+class DataSpec:
+    """The corpus, its columns and tag scheme, and the vocabularies."""
+
+    train: str = ""                    # path relative to the data directory (or absolute)
+    validation: str = ""               # "" = the last `validation_fraction` of the train sentences
+    validation_fraction: float = 0.1
+    format: str = "conllu"             # "conllu" | "conll2003" | "wikiann" (seqkeras.data.conll_sentences)
+    token_column: int = -1             # -1 = the format's default (conllu FORM, conll2003 col 0)
+    tag_column: int = -1               # -1 = the format's default (conllu UPOS, conll2003 NER)
+    tag_format: str = "none"           # tags in the file: "none" (plain labels, e.g. POS) | "iob1" | "iob2" | "bioes"
+    tag_scheme: str = "none"           # tags the model predicts: "none" | "iob2" | "bioes" (conversion if ≠ tag_format)
+    lowercase: bool = False            # lower-case words for the word lookup (characters keep their case)
+    min_count: int = 1                 # words seen fewer times in train are <unk>
+    max_vocabulary: int = 0            # 0 = no limit (reserved tokens included)
+    max_word_length: int = 30          # characters kept per word for the character features
+
+
+@dataclasses.dataclass
+class ModelSpec:
+    """Word embedding (+ character BiRNN per word) → deep BiRNN → CRF or softmax."""
+
+    cell: str = "lstm"                 # a key of seqkeras.cells.CELLS, or "lstm:<variant>"
+    cell_options: dict = dataclasses.field(default_factory=dict)
+    layers: int = 2
+    units: int = 128                   # per direction
+    embedding_dim: int = 100
+    word_dropout: float = 0.05         # training: a word id becomes <unk> with this probability
+    char_features: bool = True         # Lample et al.: final states of a character BiRNN per word
+    char_cell: str = "lstm"
+    char_embedding_dim: int = 32
+    char_units: int = 32               # per direction
+    dropout: float = 0.5               # on the stack's input and output
+    recurrent_dropout: float = 0.0     # variational dropout on h_{t-1}
+    output: str = "crf"                # "crf" (linear-chain CRF, Viterbi) | "softmax" (per-token argmax)
+    jit_compile: str = "auto"          # "auto" | "true" | "false" for the recurrent loops
+
+
+@dataclasses.dataclass
+class TaggingTuningSpec(TuningSpec):
+    objective: str = "val_score"       # token accuracy (POS) or span F1 (NER), see `ValidationScore`
+    direction: str = "max"
+    space: dict = dataclasses.field(default_factory=lambda: {
+        "model.cell": ["lstm", "gru"],
+        "model.units": [64, 128],
+        "model.char_features": [True, False],
+        "model.output": ["crf", "softmax"],
+        "training.learning_rate": {"min": 1e-3, "max": 5e-3, "sampling": "log"},
+    })
+
+
+@dataclasses.dataclass
+class TaggingExportSpec:
+    """`ExportSpec` keys plus the serving limits of the tagger."""
+
+    enabled: bool = True
+    model_name: str = ""               # saved_models/<model_name>/<version>/; "" = spec name
+    version_policy: str = "next"       # "next" | "fixed" | "timestamp"
+    version: int = 1
+    max_tokens: int = 512              # longer requests are cut to their first max_tokens tokens
+
+
+@dataclasses.dataclass
+class Spec(PipelineSpec):
+    """A sequence-tagging pipeline."""
+
+    application: str = "tagging"
+    data: DataSpec = dataclasses.field(default_factory=DataSpec)
+    model: ModelSpec = dataclasses.field(default_factory=ModelSpec)
+    training: TrainingSpec = dataclasses.field(default_factory=lambda: TrainingSpec(
+        optimizer="adam", learning_rate=2e-3, clip_norm=5.0, epochs=10, batch_size=32))
+    tuning: TaggingTuningSpec = dataclasses.field(default_factory=TaggingTuningSpec)
+    export: TaggingExportSpec = dataclasses.field(default_factory=TaggingExportSpec)
+
+    @property
+    def metric(self) -> str:
+        """``"accuracy"`` (plain labels) or ``"span_f1"`` (chunk tags)."""
+        return "accuracy" if self.data.tag_scheme == "none" else "span_f1"
+
+    def validate(self) -> None:
+        super().validate()
+        src, d, m = self.source, self.data, self.model
+        checks = [
+            ("data.format", d.format, tuple(CONLL_FORMATS)),
+            ("data.tag_format", d.tag_format, ("none",) + SCHEMES),
+            ("data.tag_scheme", d.tag_scheme, ("none", "iob2", "bioes")),
+            ("model.cell", m.cell.split(":")[0], tuple(CELLS)),
+            ("model.char_cell", m.char_cell.split(":")[0], tuple(CELLS)),
+            ("model.output", m.output, ("crf", "softmax")),
+            ("model.jit_compile", m.jit_compile, ("auto", "true", "false")),
+        ]
+        for key, value, choices in checks:
+            if value not in choices:
+                raise SpecError(src, key, f"must be one of {list(choices)}, received {value!r}")
+        if not d.train:
+            raise SpecError(src, "data.train", "missing: name the training file")
+        if (d.tag_format == "none") != (d.tag_scheme == "none"):
+            raise SpecError(src, "data.tag_scheme", f"cannot convert tag_format {d.tag_format!r} to "
+                                                    f"tag_scheme {d.tag_scheme!r} ('none' needs 'none')")
+        for key in ("model.dropout", "model.recurrent_dropout", "model.word_dropout"):
+            value = getattr(m, key.split(".")[1])
+            if not 0.0 <= value < 1.0:
+                raise SpecError(src, key, f"must be in [0, 1), received {value}")
+        if not 0.0 <= d.validation_fraction < 1.0:
+            raise SpecError(src, "data.validation_fraction", f"must be in [0, 1), received {d.validation_fraction}")
+        if not d.validation and d.validation_fraction == 0.0:
+            raise SpecError(src, "data.validation", "give a validation file or validation_fraction > 0")
+        for key in ("model.layers", "model.units", "model.embedding_dim", "model.char_embedding_dim",
+                    "model.char_units", "data.max_word_length", "data.min_count", "export.max_tokens"):
+            section, name = key.split(".")
+            if getattr(getattr(self, section), name) < 1:
+                raise SpecError(src, key, f"must be ≥ 1, received {getattr(getattr(self, section), name)}")
