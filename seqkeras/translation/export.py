@@ -60,8 +60,9 @@ class TranslatorServer(tf.Module):
                  max_length_a=1.5, max_length_b=10, max_length_cap=200, max_beam_width=16,
                  max_source_tokens=128, name="translator_server"):
         super().__init__(name=name)
-        for tok, rows, side in ((source_tokenizer, model.source_embedding.input_dim, "source"),
-                                (target_tokenizer, model.target_embedding.input_dim, "target")):
+        sizes = model.translator_config
+        for tok, rows, side in ((source_tokenizer, sizes["source_vocabulary_size"], "source"),
+                                (target_tokenizer, sizes["target_vocabulary_size"], "target")):
             if tok.vocabulary is None or len(tok.vocabulary) != rows:
                 raise ValueError(f"The {side} tokenizer's vocabulary ({None if tok.vocabulary is None else len(tok.vocabulary)} "
                                  f"tokens) does not match the model's {side} embedding ({rows} rows)")

@@ -1,7 +1,9 @@
 """The encoder–decoder translator: bidirectional encoder, attentional recurrent decoder.
 
-    source ids [B, S] ─ "source_embedding" ─ "encoder" (deep bidirectional
-        StackedRecurrent) → memory [B, S, 2·Ue], summary s = [h→_S ; h←_1] [B, 2·Ue]
+    source ids [B, S] ─ "encoder" (`seqkeras.encoders.TextEncoder`: embedding →
+        deep bidirectional seqkeras stack) → memory [B, S, 2·Ue],
+        summary s = [h→_S ; h←_1] [B, 2·Ue] (the last valid forward output — masked
+        steps repeat it — and the backward output at position 1)
     decoder states₀ = "bridge"(s) = tanh(W s + b), split over the decoder's cells
     target-in ids [B, T] ─ "target_embedding" ─ "decoder" → o_t ─ "logits" → [B, T, V]
 
@@ -31,21 +33,10 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
-from seqkeras.cells import CELLS
-from seqkeras.layers import Attention, Recurrent, StackedRecurrent
+from seqkeras.encoders import build_text_encoder, make_cell
+from seqkeras.layers import Attention, Recurrent
 
 NEG = -1e9
-
-
-def make_cell(name: str, units: int, options: dict | None = None):
-    """A seqkeras cell by registry name; ``"lstm:cifg"`` selects an LSTM variant."""
-    options = dict(options or {})
-    if ":" in name:
-        name, variant = name.split(":", 1)
-        options["variant"] = variant
-    if name not in CELLS:
-        raise ValueError(f"Argument `cell` must be one of {sorted(CELLS)}, received cell={name!r}")
-    return CELLS[name](units, **options)
 
 
 class Context:
@@ -225,6 +216,9 @@ class Translator(keras.Model):
         units, decoder_layers, attention, luong_score, input_feeding,
         attention_units: see `Decoder`.
         dropout: on both embeddings and on o_t.
+
+    The encoder is the shared `seqkeras.encoders.build_text_encoder` (bidirectional,
+    ``return_sequences=True``).
         cell_options: passed to every cell.
 
     Example:
@@ -244,11 +238,9 @@ class Translator(keras.Model):
                            units=units, decoder_layers=decoder_layers, attention=attention, luong_score=luong_score,
                            input_feeding=input_feeding, attention_units=attention_units, dropout=dropout,
                            cell_options=dict(cell_options or {}))
-        self.source_embedding = keras.layers.Embedding(source_vocabulary_size, embedding_dim,
-                                                       name="source_embedding")
-        self.encoder = StackedRecurrent([make_cell(cell, encoder_units, cell_options) for _ in range(encoder_layers)],
-                                        bidirectional=True, return_sequences=True, return_state=True,
-                                        name="encoder")
+        self.encoder = build_text_encoder(source_vocabulary_size, embedding_dim, cell=cell, cell_options=cell_options,
+                                          layers=encoder_layers, units=encoder_units, bidirectional=True,
+                                          dropout=dropout, return_sequences=True, name="encoder")
         self.decoder = Decoder(decoder_cell or cell, units, decoder_layers, attention, luong_score, input_feeding,
                                attention_units, cell_options, name="decoder")
         self.bridge = keras.layers.Dense(sum(self.decoder.cell_state_sizes), activation="tanh", name="bridge")
@@ -257,23 +249,22 @@ class Translator(keras.Model):
         self.output_layer = keras.layers.Dense(target_vocabulary_size, name="logits")
         self.dropout_layer = keras.layers.Dropout(dropout)
         self.summary_dim = 2 * encoder_units
-        self.source_embedding.build((None, None))
-        self.encoder.build((None, None, embedding_dim))
+        self.encoder.build((None, None))
         self.bridge.build((None, self.summary_dim))
         self.target_embedding.build((None, None))
         self.decoder.build_for(embedding_dim, 2 * encoder_units, self.summary_dim)
         self.output_layer.build((None, units))
-        self._encoder_state_count = len(self.encoder.cells[-1].state_size)
+        self.encoder_units = encoder_units
+        self.built = True  # every weight exists now (fit's BackupAndRestore needs a built model)
 
     # -- pieces used by training, decoding and serving ------------------------------------
     def encode(self, source_ids, training=False):
         """Source ids int[B, S] (0 = padding) → (`Context`, initial decoder states)."""
         source_ids = tf.cast(source_ids, tf.int32)
         mask = tf.not_equal(source_ids, 0)
-        x = self.dropout_layer(self.source_embedding(source_ids), training=training)
-        memory, *states = self.encoder(x, mask=mask, training=training)
-        k = self._encoder_state_count
-        summary = tf.concat([states[-2 * k], states[-k]], -1)  # top level: h forward, h backward
+        memory = self.encoder(source_ids, training=training)
+        u = self.encoder_units
+        summary = tf.concat([memory[:, -1, :u], memory[:, 0, u:]], -1)  # h→ at the end, h← at the start
         keys = None
         if self.decoder.attention is not None:
             keys = self.decoder.attention.keys(memory)
