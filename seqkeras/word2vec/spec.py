@@ -1,0 +1,109 @@
+"""The word2vec pipeline spec: corpus, sampling, model, training, evaluation, export.
+
+Example TOML (``pipelines/word2vec.toml``)::
+
+    application = "word2vec"
+    name = "word2vec"
+
+    [data]
+    sources = ["imdb/train.csv.gz#text", "ptb/ptb.train.txt.gz"]   # `path#column`: a CSV column
+    standardize = "words"
+    min_count = 5
+
+    [model]
+    dim = 100
+    window = 5
+    negatives = 5
+
+    [training]
+    epochs = 5
+    learning_rate = 0.025
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+from seqkeras.pipeline.spec import PipelineSpec, SpecError, TrainingSpec
+from seqkeras.word2vec.data import STANDARDIZE
+from seqkeras.word2vec.model import OUTPUTS
+
+
+@dataclasses.dataclass
+class DataSpec:
+    """The corpus: text sources, standardization, vocabulary."""
+
+    sources: list = dataclasses.field(default_factory=lambda: ["ptb/ptb.train.txt.gz"])
+    standardize: str = "words"         # "none" | "lower" | "words" (lower, no <br />, letters/digits/')
+    min_count: int = 5                 # words seen fewer times are dropped before windowing
+    max_vocabulary: int = 0            # 0 = no limit (the 2 reserved ids included)
+    batch_words: int = 8192            # raw words per training batch (whole lines)
+    pad_targets: int = 2048            # tokens per batch padded to a multiple of this
+
+
+@dataclasses.dataclass
+class ModelSpec:
+    """Skip-gram with negative sampling."""
+
+    dim: int = 100                     # D
+    window: int = 5                    # L; each target draws its window from U{1..L}
+    negatives: int = 5                 # k per positive pair, from unigram^ns_exponent
+    ns_exponent: float = 0.75
+    sample: float = 1e-3               # frequent-word subsampling threshold; 0 = off
+    output: str = "W"                  # "W" | "W+C": the exported vectors
+    max_row_updates: float = 64.0      # per-batch cap on summed updates of one row (see model.py)
+    jit_compile: bool = True
+
+
+@dataclasses.dataclass
+class W2VTrainingSpec(TrainingSpec):
+    """word2vec's plain SGD with linear decay (optimizer and schedule keys are ignored)."""
+
+    optimizer: str = "sgd"
+    learning_rate: float = 0.025       # α₀, decayed linearly to min_learning_rate
+    min_learning_rate: float = 0.0000025
+    epochs: int = 5
+    batch_size: int = 1                # unused: batches are sized by data.batch_words
+
+
+@dataclasses.dataclass
+class EvaluationSpec:
+    """Intrinsic evaluation files (data-dir relative) and options."""
+
+    analogies: str = "word_eval/questions-words.txt"
+    word_pairs: str = "word_eval/wordsim353.tsv"
+    restrict_vocab: int = 30000        # as word2vec's compute-accuracy
+    case_insensitive: bool = True
+    cosmul: bool = False               # also report 3CosMul
+    clusters: int = 0                  # >0: k-means report over the top `cluster_words` words
+    cluster_words: int = 1000
+    vectors_text: str = ""             # also write word2vec text / binary files here ("" = no)
+    vectors_binary: str = ""
+
+
+@dataclasses.dataclass
+class Spec(PipelineSpec):
+    """A word2vec pipeline."""
+
+    application: str = "word2vec"
+    data: DataSpec = dataclasses.field(default_factory=DataSpec)
+    model: ModelSpec = dataclasses.field(default_factory=ModelSpec)
+    training: W2VTrainingSpec = dataclasses.field(default_factory=W2VTrainingSpec)
+    evaluation: EvaluationSpec = dataclasses.field(default_factory=EvaluationSpec)
+
+    def validate(self) -> None:
+        super().validate()
+        src, d, m = self.source, self.data, self.model
+        if d.standardize not in STANDARDIZE:
+            raise SpecError(src, "data.standardize", f"must be one of {list(STANDARDIZE)}, received {d.standardize!r}")
+        if m.output not in OUTPUTS:
+            raise SpecError(src, "model.output", f"must be one of {list(OUTPUTS)}, received {m.output!r}")
+        if not d.sources or not all(isinstance(s, str) and s for s in d.sources):
+            raise SpecError(src, "data.sources", f"must be a non-empty list of file names, received {d.sources!r}")
+        for key, value in (("data.min_count", d.min_count), ("data.batch_words", d.batch_words),
+                           ("data.pad_targets", d.pad_targets), ("model.dim", m.dim),
+                           ("model.window", m.window), ("model.negatives", m.negatives)):
+            if value < 1:
+                raise SpecError(src, key, f"must be ≥ 1, received {value}")
+        if m.sample < 0:
+            raise SpecError(src, "model.sample", f"must be ≥ 0, received {m.sample}")
