@@ -54,11 +54,10 @@ def span_scores(gold: Sentences, predicted: Sentences, scheme: str = "iob2") -> 
     _check(gold, predicted)
     gold2 = [convert(s, scheme, "iob2") for s in gold]
     pred2 = [convert(s, scheme, "iob2") for s in predicted]
+    # Strict mode checks the sequences as predicted (IOB1 has no seqeval scheme: read as IOB2).
     strict_scheme = IOBES if scheme == "bioes" else IOB2
-    gold_strict = [list(s) for s in gold] if scheme != "iob1" else gold2
-    pred_strict = [list(s) for s in predicted] if scheme != "iob1" else [list(s) for s in predicted]
-    if scheme == "iob1":  # strict IOB1 is not a seqeval scheme: read predictions as IOB2
-        gold_strict = gold2
+    gold_strict, pred_strict = (gold2, pred2) if scheme == "iob1" else (
+        [list(s) for s in gold], [list(s) for s in predicted])
     return {
         "precision": float(metrics.precision_score(gold2, pred2)),
         "recall": float(metrics.recall_score(gold2, pred2)),

@@ -73,6 +73,14 @@ class ModelSpec:
 
 
 @dataclasses.dataclass
+class TaggingTrainingSpec(TrainingSpec):
+    """`TrainingSpec` with the tagger's defaults (Adam 2e-3, clipping at 5)."""
+
+    learning_rate: float = 2e-3
+    clip_norm: float = 5.0
+
+
+@dataclasses.dataclass
 class TaggingTuningSpec(TuningSpec):
     objective: str = "val_score"       # token accuracy (POS) or span F1 (NER), see `ValidationScore`
     direction: str = "max"
@@ -103,8 +111,7 @@ class Spec(PipelineSpec):
     application: str = "tagging"
     data: DataSpec = dataclasses.field(default_factory=DataSpec)
     model: ModelSpec = dataclasses.field(default_factory=ModelSpec)
-    training: TrainingSpec = dataclasses.field(default_factory=lambda: TrainingSpec(
-        optimizer="adam", learning_rate=2e-3, clip_norm=5.0, epochs=10, batch_size=32))
+    training: TaggingTrainingSpec = dataclasses.field(default_factory=TaggingTrainingSpec)
     tuning: TaggingTuningSpec = dataclasses.field(default_factory=TaggingTuningSpec)
     export: TaggingExportSpec = dataclasses.field(default_factory=TaggingExportSpec)
 
