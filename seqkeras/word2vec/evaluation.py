@@ -299,7 +299,7 @@ def evaluate_word_pairs(wv: WordVectors, path: str | os.PathLike, restrict_vocab
 
 def kmeans_clusters(wv: WordVectors, top_n: int = 1000, clusters: int = 20, iterations: int = 50,
                     seed: int = 0) -> list[list[str]]:
-    """Spherical k-means over the unit vectors of the `top_n` most frequent words.
+    """Spherical k-means (k-means++ seeding) over the unit vectors of the `top_n` most frequent words.
 
     Returns:
         `clusters` lists of words, each sorted by closeness to its centroid (the
@@ -309,7 +309,14 @@ def kmeans_clusters(wv: WordVectors, top_n: int = 1000, clusters: int = 20, iter
     if len(unit) < clusters:
         raise ValueError(f"need at least clusters={clusters} words, the vocabulary has {len(unit)}")
     rng = np.random.default_rng(seed)
-    centroids = unit[rng.choice(len(unit), clusters, replace=False)]
+    # k-means++ seeding on cosine distance
+    chosen = [int(rng.integers(len(unit)))]
+    for _ in range(1, clusters):
+        distance = np.maximum(1.0 - np.max(unit @ unit[chosen].T, axis=1), 0.0) ** 2
+        total = distance.sum()
+        chosen.append(int(rng.choice(len(unit), p=distance / total)) if total > 0 else
+                      int(rng.integers(len(unit))))
+    centroids = unit[chosen]
     for _ in range(iterations):
         assign = np.argmax(unit @ centroids.T, axis=1)
         new = np.stack([unit[assign == k].sum(0) if np.any(assign == k) else centroids[k]

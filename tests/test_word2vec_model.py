@@ -1,0 +1,109 @@
+"""SkipGram: the sparse SGD step against a NumPy reference, loss decrease, fit, spec."""
+
+import pathlib
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from seqkeras.word2vec import data as w2v
+from seqkeras.word2vec.model import SkipGram
+from seqkeras.word2vec.train import linear_learning_rate, train
+
+REPO = pathlib.Path(__file__).resolve().parents[1]
+
+
+def _reference_step(W, C, batch, lr, L):
+    """Per-pair loop over the lecture's update equations (negatives shared per target)."""
+    W, C = W.copy(), C.copy()
+    dW, dC = np.zeros_like(W), np.zeros_like(C)
+    t, rows, win, neg = batch["targets"], batch["rows"], batch["windows"], batch["negatives"]
+    sig = lambda x: 1 / (1 + np.exp(-x))  # noqa: E731
+    loss = 0.0
+    for i in range(len(t)):
+        for o in w2v.offsets(L):
+            j = i + o
+            if rows[i] < 0 or not 0 <= j < len(t) or rows[j] != rows[i] or abs(o) > win[i]:
+                continue
+            w, c = W[t[i]], C[t[j]]
+            s = c @ w
+            loss -= np.log(sig(s))
+            dC[t[j]] += (1 - sig(s)) * w
+            dW[t[i]] += (1 - sig(s)) * c
+            for n in neg[i]:
+                if n == t[i]:
+                    continue
+                sn = C[n] @ w
+                loss -= np.log(sig(-sn))
+                dC[n] -= sig(sn) * w
+                dW[t[i]] -= sig(sn) * C[n]
+    return W + lr * dW, C + lr * dC, loss
+
+
+def test_step_matches_reference():
+    rng = np.random.default_rng(0)
+    V, D, L = 12, 4, 2
+    model = SkipGram(V, D, window=L, max_row_updates=0, jit_compile=False)
+    model.context_embeddings.assign(rng.normal(0, 0.3, (V, D)).astype("float32"))
+    W0, C0 = model.target_embeddings.numpy(), model.context_embeddings.numpy()
+    batch = {"targets": np.array([2, 3, 4, 5, 6, 2, 7, 0], np.int32),
+             "rows": np.array([0, 0, 0, 0, 1, 1, 1, -1], np.int32),
+             "windows": np.array([1, 2, 2, 1, 2, 1, 2, 0], np.int32),
+             "negatives": rng.integers(2, V, (8, 3)).astype(np.int32)}
+    batch["negatives"][0, 0] = 2                              # equals its target: skipped
+    W1, C1, loss_ref = _reference_step(W0, C0, batch, 0.1, L)
+    loss, pairs = model.train_batch({k: tf.constant(v) for k, v in batch.items()}, 0.1)
+    np.testing.assert_allclose(model.target_embeddings.numpy(), W1, atol=1e-5)
+    np.testing.assert_allclose(model.context_embeddings.numpy(), C1, atol=1e-5)
+    np.testing.assert_allclose(float(loss), loss_ref, rtol=1e-5)
+    assert int(pairs) == 10
+
+
+def test_linear_decay():
+    assert linear_learning_rate(0.025, 1e-6, 0, 100) == 0.025
+    assert linear_learning_rate(0.025, 1e-6, 50, 100) == pytest.approx(0.0125)
+    assert linear_learning_rate(0.025, 1e-6, 100, 100) == 1e-6
+
+
+def test_loss_decreases_on_tiny_corpus(tmp_path):
+    words = [f"w{i}" for i in range(30)]
+    rng = np.random.default_rng(1)
+    # two "topics": words co-occur within their half only
+    lines = [" ".join(rng.choice(words[:15] if i % 2 else words[15:], 20)) for i in range(200)]
+    path = tmp_path / "tiny.txt"
+    path.write_text("\n".join(lines) + "\n")
+    lines_ds = w2v.corpus_lines(str(path))
+    vocab, stats = w2v.build_vocabulary(lines_ds, min_count=1, standardize_mode="none")
+    config = w2v.SkipGramConfig(window=3, sample=0.0, batch_words=1000, pad_targets=256, seed=0)
+    model = SkipGram(len(vocab), 16, window=3, seed=0)
+    report = train(model, lines_ds, vocab, stats, config, epochs=4, learning_rate=0.05,
+                   standardize_mode="none", verbose=0)
+    assert report.history[-1] < report.history[0] * 0.95, report.history
+    assert report.words == 4 * stats.words
+    vectors = model.vectors()
+    unit = vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+    a, b, c = vocab.id("w0"), vocab.id("w1"), vocab.id("w20")
+    assert unit[a] @ unit[b] > unit[a] @ unit[c]
+
+
+def test_fit_path_and_spec(tmp_path):
+    from seqkeras.pipeline.spec import SpecError, load_spec
+    import seqkeras.word2vec as app
+
+    spec = load_spec(REPO / "pipelines" / "word2vec.toml")
+    assert spec.model.window == 5 and spec.data.sources[0] == "imdb/train.csv.gz#text"
+    bad = tmp_path / "bad.toml"
+    bad.write_text('application = "word2vec"\nname = "x"\n[model]\nwindoww = 3\n')
+    with pytest.raises(SpecError, match="windoww"):
+        load_spec(bad)
+    corpus = tmp_path / "c.txt"
+    corpus.write_text("\n".join(["the cat sat on the mat", "the dog sat on the log"] * 20) + "\n")
+    spec = app.Spec(name="tiny", data=app.DataSpec(sources=[str(corpus)], min_count=1, batch_words=64,
+                                                   pad_targets=64),
+                    model=app.ModelSpec(dim=8, window=2))
+    spec.training.epochs = 2
+    data = app.build_data(spec, tmp_path)
+    model = app.build_model(spec, data)
+    history = model.fit(data.train, epochs=2, callbacks=app.callbacks(spec, data), verbose=0)
+    assert len(history.history["loss"]) == 2
+    assert float(model.words_done.numpy()) == 2 * data.info["words"]
