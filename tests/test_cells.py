@@ -78,10 +78,11 @@ def test_recurrent_matches_numpy_equations(name, go_backwards):
 
 
 @pytest.mark.parametrize("name", ["lstm_vanilla", "lstm_peephole", "gru_reset_before", "ran_tanh"])
-def test_xla_compiled_loop_matches_numpy(name):
+@pytest.mark.parametrize("jit_compile", [True, "step"])
+def test_xla_compiled_loop_matches_numpy(name, jit_compile):
     cell = CELL_FACTORIES[name]()
     x, mask = sequence_batch()
-    layer = Recurrent(cell, return_sequences=True, jit_compile=True)
+    layer = Recurrent(cell, return_sequences=True, jit_compile=jit_compile)
     layer.build(x.shape)
     randomize(layer)
     expected, _ = reference.run(cell, x, mask=mask)
@@ -177,7 +178,7 @@ def _loss_weights(batch, steps, cell, seed=5):
 
 XLA_SUBSET = ("lstm_vanilla", "lstm_peephole", "gru_reset_after", "gru_reset_before", "ran_tanh")
 GRADIENT_CASES = [(name, False) for name in sorted(CELL_FACTORIES)] + [
-    (name, True) for name in XLA_SUBSET
+    (name, mode) for name in XLA_SUBSET for mode in (True, "step")
 ]
 
 

@@ -10,10 +10,17 @@ written by hand (`tf.custom_gradient`) the way cuDNN and oneDNN do it:
 - dU, the recurrent bias and the input projection's gradient are each ONE matmul
   or sum over the whole sequence after the loop, instead of T small ones.
 
-Both loops can be XLA-compiled (`jit_compile=True`), which fuses the elementwise
-ops of a step into a few kernels: at small batch the cost of a step is op
-dispatch, not FLOPs.
+Elementwise work is where time goes once matmuls are hoisted: a step is a few dozen
+small elementwise ops. Two XLA modes fuse them (`jit_compile`):
+
+1. True: both whole loops are compiled. Best at small batch, where the cost of a
+   step is op dispatch; but XLA's CPU matmuls are slower than oneDNN's at larger
+   shapes.
+2. "step": only the elementwise step (`transition`, `transition_gradient`) is
+   compiled, into one kernel each, while U·h stays a oneDNN matmul.
 """
+
+import weakref
 
 import tensorflow as tf
 from tensorflow.python.eager import record  # stop_recording: as tf.custom_gradient uses it
@@ -28,6 +35,23 @@ def _project(h, kernel, bias):
 def _where(mask, new, old):
     """Per-example select: mask [B, 1] bool."""
     return tf.where(mask, new, old)
+
+
+JIT_MODES = (False, True, "step")
+
+_fused_steps = weakref.WeakKeyDictionary()
+
+
+def _step_functions(cell, fuse):
+    """`cell.transition` and its derivative, each XLA-fused into one kernel if `fuse`."""
+    if not fuse:
+        return cell.transition, cell.transition_gradient
+    if cell not in _fused_steps:
+        _fused_steps[cell] = (
+            tf.function(cell.transition, jit_compile=True, reduce_retracing=True),
+            tf.function(cell.transition_gradient, jit_compile=True, reduce_retracing=True),
+        )
+    return _fused_steps[cell]
 
 
 def run_recurrence(
@@ -50,17 +74,21 @@ def run_recurrence(
         mask: optional bool [T, B]; False steps keep the state.
         recurrent_mask: optional [B, units] variational dropout mask on h_{t-1}
             (same mask at every step).
-        jit_compile: XLA-compile the forward and backward loops.
+        jit_compile: False, True (compile both loops) or "step" (compile the
+            elementwise step only).
 
     Returns:
         (outputs [T, B, units], final_states list of [B, S_i]).
     """
+    if jit_compile not in JIT_MODES:
+        raise ValueError(f"jit_compile must be one of {JIT_MODES}, received {jit_compile!r}")
     initial_states = [tf.convert_to_tensor(s, projected.dtype) for s in initial_states]
+    transition, transition_gradient = _step_functions(cell, fuse=jit_compile == "step")
     if not cell.recurrent_projection_size:
         # No recurrent weights (AdditiveCell): nothing to hoist out of the backward
         # pass, plain autodiff through the loop is already minimal.
         outputs, final_states, _, _ = _forward(
-            cell, projected, None, None, initial_states, mask, recurrent_mask
+            cell, transition, projected, None, None, initial_states, mask, recurrent_mask
         )
         return outputs, final_states
 
@@ -74,7 +102,7 @@ def run_recurrence(
 
     forward = _forward
     backward = _backward
-    if jit_compile:
+    if jit_compile is True:
         forward = tf.function(_forward, jit_compile=True, reduce_retracing=True)
         backward = tf.function(_backward, jit_compile=True, reduce_retracing=True)
 
@@ -84,7 +112,7 @@ def run_recurrence(
         # (they would add per-step accumulators, which XLA cannot return).
         with record.stop_recording():
             outputs, final_states, previous_states, recurrents = forward(
-                cell, projected, kernel, bias, list(states), mask, recurrent_mask
+                cell, transition, projected, kernel, bias, list(states), mask, recurrent_mask
             )
 
         def grad(d_outputs, *d_final_states, variables=None):
@@ -92,7 +120,7 @@ def run_recurrence(
             if d_outputs is None:
                 d_outputs = tf.zeros_like(outputs)
             d_projected, d_kernel, d_bias, d_states, d_variables = backward(
-                cell,
+                transition_gradient,
                 projected,
                 kernel,
                 previous_states,
@@ -115,7 +143,7 @@ def run_recurrence(
     return outputs, list(final_states)[:num_states]
 
 
-def _forward(cell, projected, kernel, bias, states, mask, recurrent_mask):
+def _forward(cell, transition, projected, kernel, bias, states, mask, recurrent_mask):
     """Forward loop; also returns what the backward loop needs.
 
     Returns:
@@ -135,9 +163,7 @@ def _forward(cell, projected, kernel, bias, states, mask, recurrent_mask):
     def body(t, states, previous_output, outputs_ta, previous_tas, recurrent_ta):
         h = states[0] if recurrent_mask is None else states[0] * recurrent_mask
         recurrent = _project(h, kernel, bias) if has_recurrence else None
-        output, new_states = cell.transition(
-            projected[t], recurrent, states, recurrent_mask
-        )
+        output, new_states = transition(projected[t], recurrent, states, recurrent_mask)
         output = tf.cast(output, dtype)
         new_states = [tf.cast(s, dtype) for s in new_states]
         if mask is not None:
@@ -172,7 +198,7 @@ def _forward(cell, projected, kernel, bias, states, mask, recurrent_mask):
 
 
 def _backward(
-    cell,
+    transition_gradient,
     projected,
     kernel,
     previous_states,
@@ -212,7 +238,7 @@ def _backward(
             d_new_states = [_where(live, d, tf.zeros_like(d)) for d in d_states]
         else:
             d_previous_output = tf.zeros_like(d_output)
-        d_step_input, d_recurrent, d_previous, d_vars_step = cell.transition_gradient(
+        d_step_input, d_recurrent, d_previous, d_vars_step = transition_gradient(
             step_input, recurrent, states, d_output, d_new_states, recurrent_mask, variables
         )
         d_previous = list(d_previous)

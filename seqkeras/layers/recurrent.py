@@ -7,8 +7,9 @@ from keras import ops
 from seqkeras.cells.base import RecurrentCell
 from seqkeras.layers.recurrence import run_recurrence
 
-# Below this many rows per step XLA's fused loop wins (op dispatch dominates); above
-# it XLA's CPU matmuls lose to oneDNN's. Measured with bench/recurrent.py.
+# Up to this many rows per step the whole-loop XLA compile wins (op dispatch
+# dominates); above it XLA's CPU matmuls lose to oneDNN's, and only the elementwise
+# step is fused. Measured with bench/recurrent.py.
 JIT_AUTO_MAX_BATCH = 32
 
 
@@ -31,8 +32,8 @@ class Recurrent(keras.layers.Layer):
     2. the loop does only U·h and the cell's elementwise `transition`;
     3. the backward pass is hand-written (see `seqkeras.layers.recurrence`): dU, dW,
        db and dx are whole-sequence matmuls after the reverse loop;
-    4. both loops are XLA-compiled where that wins (`jit_compile="auto"`: batch
-       size ≤ 32 and a static batch dimension).
+    4. XLA fuses the elementwise work (`jit_compile="auto"`): the whole loops for a
+       static batch size ≤ 32, the elementwise step alone otherwise.
 
     Args:
         cell: a `seqkeras.cells.RecurrentCell` (or its serialized config).
@@ -45,7 +46,8 @@ class Recurrent(keras.layers.Layer):
         dropout: rate of input dropout, one mask per sequence (variational).
         recurrent_dropout: rate of dropout on h_{t-1} inside U·h, one mask per
             sequence (Gal & Ghahramani).
-        jit_compile: True, False or "auto".
+        jit_compile: True (XLA-compile both loops), "step" (fuse the elementwise
+            step only), False (no XLA) or "auto".
         seed: seed of the dropout masks.
 
     Call args:
@@ -83,9 +85,9 @@ class Recurrent(keras.layers.Layer):
             )
         _check_rate("dropout", dropout)
         _check_rate("recurrent_dropout", recurrent_dropout)
-        if jit_compile not in (True, False, "auto"):
+        if jit_compile not in (True, False, "step", "auto"):
             raise ValueError(
-                "Argument `jit_compile` must be True, False or 'auto', received "
+                "Argument `jit_compile` must be True, False, 'step' or 'auto', received "
                 f"jit_compile={jit_compile!r}"
             )
         self.cell = cell
@@ -152,7 +154,7 @@ class Recurrent(keras.layers.Layer):
         if self.jit_compile != "auto":
             return self.jit_compile
         batch = inputs.shape[0]
-        return batch is not None and batch <= JIT_AUTO_MAX_BATCH
+        return True if batch is not None and batch <= JIT_AUTO_MAX_BATCH else "step"
 
     def _initial_states(self, inputs, initial_state):
         batch = ops.shape(inputs)[0]
