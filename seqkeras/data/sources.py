@@ -476,8 +476,7 @@ def interaction_log(path: PathLike, user_column: int = 0, item_column: int = 1,
 
     # All (user, time, item) triples as one int64[N, 3] tensor, then one sort.
     log = lines.batch(_PARSE_CHUNK).map(parse, num_parallel_calls=tf.data.AUTOTUNE)
-    log = log.ragged_batch(tf.int64.max).map(lambda chunks: chunks.merge_dims(0, 1))
-    return log.flat_map(lambda rows: _user_sequences(tf.reshape(rows, [-1, 3])))
+    return log.unbatch().batch(tf.int64.max).flat_map(_user_sequences)
 
 
 def _user_sequences(log: tf.Tensor) -> tf.data.Dataset:
