@@ -55,9 +55,9 @@ def main(argv=None):
     from seqkeras.word2vec.model import SkipGram
     from seqkeras.word2vec.train import train
 
-    work = pathlib.Path(args.work_dir)
+    work = pathlib.Path(args.work_dir).resolve()
     work.mkdir(parents=True, exist_ok=True)
-    data_dir = pathlib.Path(args.data_dir)
+    data_dir = pathlib.Path(args.data_dir).resolve()
     questions = data_dir / "word_eval" / "questions-words.txt"
     wordsim = data_dir / "word_eval" / "wordsim353.tsv"
     corpus = work / "corpus.txt"

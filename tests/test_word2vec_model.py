@@ -56,7 +56,7 @@ def test_step_matches_reference():
     np.testing.assert_allclose(model.target_embeddings.numpy(), W1, atol=1e-5)
     np.testing.assert_allclose(model.context_embeddings.numpy(), C1, atol=1e-5)
     np.testing.assert_allclose(float(loss), loss_ref, rtol=1e-5)
-    assert int(pairs) == 10
+    assert int(pairs) == 14
 
 
 def test_linear_decay():
