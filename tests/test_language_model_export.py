@@ -9,9 +9,63 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from lm_export_fixtures import build_lm, char_lm, word_lm
 from seqkeras import serving
+from seqkeras.cells import GRUCell, LSTMCell
+from seqkeras.data.tokenizers import CharacterTokenizer, WordTokenizer
 from seqkeras.language_model.export import LanguageModelServer, export_language_model
+from seqkeras.layers import StackedRecurrent
+
+# -- tiny trained language models (the LM contract: "embedding", "recurrent", "logits") --
+WORD_CORPUS = ["the cat sat on the mat", "a dog ran to the park", "my bird sang in the tree"]
+CHAR_CORPUS = ["hello world\n", "help me well\n"]
+
+
+def build_lm(vocab_size, units=(24, 24), embedding_dim=16, residual=False, seed=0):
+    """Embedding → StackedRecurrent(LSTM, GRU, ...) → Dense "logits", as the LM contract says."""
+    keras.utils.set_random_seed(seed)
+    cells = [LSTMCell(units[0])] + [GRUCell(u) for u in units[1:]]
+    inputs = keras.Input((None,), dtype="int32")
+    x = keras.layers.Embedding(vocab_size, embedding_dim, name="embedding")(inputs)
+    x = keras.layers.Dropout(0.1)(x)
+    x = StackedRecurrent(cells, return_sequences=True, residual=residual, name="recurrent")(x)
+    x = keras.layers.Dropout(0.1)(x)
+    logits = keras.layers.Dense(vocab_size, name="logits")(x)
+    return keras.Model(inputs, logits)
+
+
+def train(model, stream, steps=150, window=24, learning_rate=0.02, seed=0):
+    """A few Adam steps on random windows of one id stream (stateless, teacher forcing)."""
+    rng = np.random.default_rng(seed)
+    stream = np.asarray(stream, np.int32)
+    starts = rng.integers(0, len(stream) - window - 1, size=(steps, 8))
+    x = np.stack([[stream[s:s + window] for s in row] for row in starts])
+    y = np.stack([[stream[s + 1:s + window + 1] for s in row] for row in starts])
+    model.compile(keras.optimizers.Adam(learning_rate),
+                  keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    history = model.fit(x.reshape(-1, window), y.reshape(-1, window), batch_size=8, epochs=1,
+                        verbose=0, shuffle=False)
+    return history.history["loss"][-1]
+
+
+def word_lm(seed=0, steps=150):
+    tokenizer = WordTokenizer(add_eos=True)
+    tokenizer.adapt(tf.data.Dataset.from_tensor_slices(WORD_CORPUS), reserved=("<pad>", "<unk>", "<eos>"))
+    eos = tokenizer.vocabulary.eos_id
+    lines = tokenizer(tf.constant(WORD_CORPUS)).to_list()
+    # A stream that starts with <eos>, as a Mikolov stream does after the first line.
+    stream = [eos] + [i for _ in range(40) for line in lines for i in line]
+    model = build_lm(len(tokenizer.vocabulary), seed=seed)
+    train(model, stream, steps=steps, seed=seed)
+    return model, tokenizer
+
+
+def char_lm(seed=0, steps=150):
+    tokenizer = CharacterTokenizer()
+    tokenizer.adapt(tf.data.Dataset.from_tensor_slices(CHAR_CORPUS))
+    stream = tokenizer(tf.constant(["".join(CHAR_CORPUS) * 30])).flat_values.numpy()
+    model = build_lm(len(tokenizer.vocabulary), seed=seed, residual=True, units=(20, 20))
+    train(model, stream, steps=steps, seed=seed)
+    return model, tokenizer
 
 
 @pytest.fixture(scope="module")
@@ -134,6 +188,15 @@ def test_empty_and_invalid_requests_have_defined_results(word):
     assert generate(server, ["the cat"], temperature=-1.0) == ["sat on the mat"]
     assert generate(server, ["the cat"], temperature=1.0, top_k=-3, top_p=0.0) == ["sat on the mat"]
     assert len(generate(server, ["the cat"], temperature=1.0, top_k=10**6, top_p=7.0)) == 1
+
+
+def test_invalid_utf8_is_an_unknown_token_not_an_error(word, char):
+    _, tokenizer, server = word
+    bad = tf.constant([b"the \xff\xfe cat", b"the cat"])
+    out = server.score(bad)
+    assert out["num_tokens"].numpy().tolist() == [3, 2]
+    assert len(texts(server.generate(bad, 3, 0.0, 0, 1.0, 0)["text"])) == 2
+    assert char[2].score(tf.constant([b"he\xffllo"]))["num_tokens"].numpy().tolist() == [5]
 
 
 def test_max_new_tokens_is_capped(word):
@@ -311,3 +374,19 @@ def test_stateful_tied_model_from_the_language_model_builder(word):
     expected = direct_log_prob(lambda x, training: model(np.repeat(x, 4, axis=0))[:1], stream)
     np.testing.assert_allclose(server.score(tf.constant(["a dog ran"]))["log_prob"].numpy()[0], expected,
                                rtol=1e-5, atol=1e-4)
+
+
+def test_mixed_bfloat16_model_exports(word):
+    _, tokenizer, _ = word
+    policy = keras.mixed_precision.global_policy()
+    keras.mixed_precision.set_global_policy("mixed_bfloat16")
+    try:
+        model = build_lm(len(tokenizer.vocabulary), units=(16, 16), embedding_dim=16, residual=True)
+    finally:
+        keras.mixed_precision.set_global_policy(policy)
+    server = LanguageModelServer(model, tokenizer)
+    assert len(generate(server, ["the cat", ""], 4)) == 2
+    assert len(beam(server, ["the cat"], 4)[0]) == 1
+    stream = tokenizer(tf.constant(["the cat sat on the mat"])).flat_values.numpy().tolist()
+    log_prob = server.score(tf.constant(["the cat sat on the mat"]))["log_prob"].numpy()[0]
+    np.testing.assert_allclose(log_prob, direct_log_prob(model, stream), rtol=0.05)

@@ -38,6 +38,8 @@ Decisions (the contract a client relies on):
   one (unless the tokenizer already adds it), else ``<eos>`` when it has one (in a
   Mikolov stream a sentence follows an ``<eos>``), else nothing. The prompt is run
   from the zero state; generation continues from the state after it.
+* Invalid UTF-8 in a prompt or text is replaced by U+FFFD (an unknown token), not
+  an error.
 * Empty prompt: with a start token, generation starts from it; without one, from the
   zero state with logits = logits_layer(0) (the output layer's learnt bias).
 * Generation stops at ``<eos>`` when the vocabulary has one (the ``<eos>`` is not in
@@ -127,8 +129,11 @@ class LanguageModelServer(tf.Module):
         self.embedding = embedding
         self.logits_layer = logits
         self.cells = [level.cell for level in recurrent.levels]
+        # jit_compile=False: TF Serving runs without XLA by default. The cells' dtype
+        # policy is kept (mixed_bfloat16 models compute in bfloat16 here too).
         self.levels = [Recurrent(cell, return_sequences=True, return_state=True, jit_compile=False,
-                                 name=f"serving_level_{i}") for i, cell in enumerate(self.cells)]
+                                 dtype=cell.dtype_policy, name=f"serving_level_{i}")
+                       for i, cell in enumerate(self.cells)]
         self.residual = bool(getattr(recurrent, "residual", False))
         self.state_sizes = [int(s) for cell in self.cells for s in cell.state_size]
         self.vocab_size = vocab_size
@@ -173,7 +178,8 @@ class LanguageModelServer(tf.Module):
         new_states, offset = [], 0
         for cell in self.cells:
             count = len(cell.state_size)
-            y, cell_states = cell(x, list(states[offset:offset + count]))
+            dtype = cell.compute_dtype
+            y, cell_states = cell(tf.cast(x, dtype), [tf.cast(s, dtype) for s in states[offset:offset + count]])
             offset += count
             new_states += list(cell_states)
             x = self._residual(x, y)
@@ -181,7 +187,7 @@ class LanguageModelServer(tf.Module):
 
     def _residual(self, x, y):
         if self.residual and y.shape[-1] == x.shape[-1]:
-            return y + x
+            return y + tf.cast(x, y.dtype)
         return y
 
     def _run_sequence(self, ids, mask, states):
@@ -201,6 +207,8 @@ class LanguageModelServer(tf.Module):
 
     def _token_ids(self, texts):
         """string[B] → ragged int64[B, None], the stream `score` predicts (see module doc)."""
+        # Invalid UTF-8 from a client becomes U+FFFD (then <unk>), never a kernel error.
+        texts = tf.strings.unicode_transcode(texts, "UTF-8", "UTF-8", errors="replace")
         if not self.newline_as_eos:
             return tf.cast(self.tokenizer(texts), tf.int64)
         lines = tf.strings.split(tf.strings.regex_replace(texts, r"\n\z", ""), "\n")
