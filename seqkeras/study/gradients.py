@@ -610,47 +610,94 @@ def _interpretation(results, table, failing):
     lines.append("")
     ranks = {row["cell"]: i + 1 for i, row in enumerate(rows)}
     threshold = noise if noise is not None else 0.0
-    verdicts = []
+    longest = max(results["config"]["lags"])
+    base = table["lstm"]
+    # where the vanilla LSTM works at the longest lag, removing a component can break it
+    working = [(t, longest) for t in tasks if base[(t, longest)] >= 0.8]
+    failing_base = [(t, longest) for t in tasks if base[(t, longest)] < 0.8]
+    lines += [
+        "",
+        f"At the longest lag ({longest}), per task (vanilla LSTM score in the header):",
+        "",
+        "| variant | " + " | ".join(f"{t} {longest} (vanilla {base[(t, longest)]:.2f})" for t in tasks) + " |",
+        "|---|" + "---|" * len(tasks),
+    ]
+    for row in rows:
+        cell = row["cell"]
+        lines.append(
+            f"| {VARIANT_LABELS.get(cell, cell)} | "
+            + " | ".join(f"{table[cell][(t, longest)]:.2f} ({table[cell][(t, longest)] - base[(t, longest)]:+.2f})"
+                         for t in tasks) + " |"
+        )
+    lines.append("")
+    if working:
+        lines.append(
+            "Verdicts use the task(s) where the vanilla LSTM works at the longest lag ("
+            + ", ".join(f"{t} {lag}" for t, lag in working)
+            + f"): a component matters if removing it costs more than the seed noise ({threshold:.2f})."
+        )
+    else:
+        lines.append("The vanilla LSTM solves no task at the longest lag in this budget, so no "
+                     "component can be shown to matter; verdicts below use the mean over all runs.")
+    lines.append("")
+
+    def delta(cell):
+        keys = working or list(base)
+        return float(np.mean([table[cell][k] - base[k] for k in keys]))
+
     for cell, claim in (("lstm-nfg", "critical"), ("lstm-noaf", "critical"),
+                        ("lstm-nig", "some"), ("lstm-nog", "some"), ("lstm-niaf", "some"),
                         ("lstm-cifg", "harmless"), ("lstm-peephole", "harmless")):
         if cell not in ranks:
             continue
-        row = next(r for r in rows if r["cell"] == cell)
-        diff = row["mean_difference"]
-        if claim == "critical":
-            agree = diff < -threshold
-            verdicts.append(
-                f"- **{VARIANT_LABELS[cell]}**: Δ = {diff:+.3f}, rank {ranks[cell]} of "
-                f"{len(rows)} (1 = worst). Greff: critical. "
-                + ("**Agree**." if agree else "**Disagree** (within noise or better than vanilla here).")
-            )
-        else:
-            agree = diff > -max(threshold, 0.02)
-            verdicts.append(
-                f"- **{VARIANT_LABELS[cell]}**: Δ = {diff:+.3f}. Greff: little effect. "
-                + ("**Agree**." if agree else "**Disagree** (clearly worse here).")
-            )
-    lines += verdicts
+        d = delta(cell)
+        hurts = d < -threshold
+        greff = {"critical": "critical", "some": "hurts somewhat",
+                 "harmless": "little effect"}[claim]
+        agree = hurts if claim in ("critical", "some") else not hurts
+        verdict = "**Agree**" if agree else "**Disagree**"
+        if threshold and abs(d) < 1.5 * threshold:
+            verdict += " (borderline: |Δ| < 1.5 × seed noise)"
+        lines.append(
+            f"- **{VARIANT_LABELS[cell]}**: Δ = {d:+.2f} where the LSTM works "
+            f"(mean over everything {next(r['mean_difference'] for r in rows if r['cell'] == cell):+.3f}, "
+            f"rank {ranks[cell]} of {len(rows)}, 1 = worst). Greff: {greff}. {verdict}."
+        )
+    if failing_base:
+        helped = [
+            f"{VARIANT_LABELS.get(r['cell'], r['cell']).split(' ')[0]} on {t} "
+            f"({table[r['cell']][(t, lag)]:.2f} vs {base[(t, lag)]:.2f})"
+            for r in rows for t, lag in failing_base
+            if table[r["cell"]][(t, lag)] - base[(t, lag)] > max(2 * threshold, 0.1)
+        ]
+        if helped:
+            lines += [
+                "",
+                "Where the vanilla LSTM does not solve a task at the longest lag within the budget, "
+                "some reduced variants do better: " + ", ".join(helped) + ". Without a forget gate "
+                "(or with i = 1) nothing written to c is ever erased, which is exactly what "
+                "remembering one early token needs; the vanilla LSTM (forget bias 1, f ≈ 0.73) "
+                "must first learn to saturate f, which this budget does not allow.",
+            ]
     nfg_flow = results["cells"].get("lstm-nfg", {}).get("flow", {})
     if nfg_flow and "lstm" in results["cells"]:
         far = results["config"]["flow_lag"] - 1
-        far = results["config"]["flow_lag"] - 1
+        mid = far // 2
         vanilla = _decay_at(results, "lstm", "trained", far)
         nfg = _decay_at(results, "lstm-nfg", "trained", far)
+        nfg_mid = _decay_at(results, "lstm-nfg", "trained", mid)
         elman = (_decay_at(results, "elman", "trained", far)
                  if "elman" in results["cells"] else float("nan"))
         lines += [
             "",
-            f"Gradient flow (trained models, adding T = {far + 1}): the fraction of ‖∂L/∂s_T‖ "
-            f"left at distance {far} is {vanilla:.1e} for the vanilla LSTM, {nfg:.1e} without "
-            f"a forget gate and {elman:.1e} for Elman. Without a forget gate the cell state is a "
-            "running sum (∂c_t/∂c_{t−1} = I), so its gradient cannot vanish; the price, the "
-            "reason Greff et al. found NFG harmful on long real sequences, is that nothing "
-            "can be erased and c grows without bound. On short synthetic sequences "
-            "with a small budget the first effect "
-            + ("dominates here." if nfg > vanilla and rows and any(
-                r["cell"] == "lstm-nfg" and r["mean_difference"] > 0 for r in rows)
-               else "does not make NFG better here."),
+            f"Gradient flow (trained models, {results['config']['flow_task']} T = {far + 1}): the "
+            f"fraction of ‖∂L/∂s_T‖ left at distance {far} is {vanilla:.1e} for the vanilla LSTM, "
+            f"{nfg:.1e} without a forget gate (NFG; {nfg_mid:.1e} at distance {mid}) and "
+            f"{elman:.1e} for Elman. Without a forget gate ∂c_t/∂c_{{t−1}} = I, so a gradient that "
+            "reaches c is carried unchanged (a flat NFG curve after the first steps); what "
+            "decays is the way in, ∂h_T/∂c_T = o ⊙ tanh′(c_T): consistent with c growing "
+            "without a forget gate until tanh saturates (c itself was not logged), which is Greff "
+            "et al.'s explanation (an unbounded cell state).",
         ]
     if failing:
         lines += ["", "Cells that stayed near chance everywhere (best score < 0.2): "
