@@ -454,16 +454,26 @@ def write_plots(results, output):
 
     rows = gate_comparison(results)
     if rows:
-        figure, axis = plt.subplots(figsize=(7, 4))
-        labels = [r["cell"][5:].upper() for r in rows]
-        axis.barh(labels, [r["mean_difference"] for r in rows], color="tab:blue")
+        longest = max(lags)
+        base = table["lstm"]
+        figure, axis = plt.subplots(figsize=(10, 0.75 * len(rows) + 1.8))
+        height = 0.8 / (len(tasks) + 1)
+        positions = np.arange(len(rows))
+        series = [(f"{t}, lag {longest}", [table[r["cell"]][(t, longest)] - base[(t, longest)]
+                                            for r in rows]) for t in tasks]
+        series.append(("mean, all tasks × lags", [r["mean_difference"] for r in rows]))
+        for i, (label, values) in enumerate(series):
+            axis.barh(positions + (i - len(series) / 2 + 0.5) * height, values, height,
+                      label=label, color=plt.cm.tab10(i) if i < len(tasks) else "black")
+        axis.set_yticks(positions, [r["cell"][5:].upper() for r in rows])
         axis.axvline(0, color="black", linewidth=0.8)
         noise = noise_level(results)
         if noise is not None:
-            axis.axvspan(-noise, noise, color="gray", alpha=0.2, label="seed noise (vanilla LSTM)")
-            axis.legend(fontsize=8)
-        axis.set_xlabel("mean score − vanilla LSTM (all tasks × lags)")
-        axis.set_title("Which LSTM components matter")
+            axis.axvspan(-noise, noise, color="gray", alpha=0.2, label="± seed noise")
+        axis.set_xlabel("score − vanilla LSTM score")
+        axis.set_title("Which LSTM components matter (negative: removing it hurts)")
+        axis.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+        axis.grid(axis="x", alpha=0.3)
         figure.tight_layout()
         figure.savefig(os.path.join(output, "gates.png"), dpi=110)
         plt.close(figure)
@@ -550,7 +560,10 @@ def write_report(results, output):
         lines.append(
             f"Seed noise: re-training the vanilla LSTM with another seed at lag "
             f"{results['lstm_seed_repeats'][0]['lag']} changes a score by {noise:.3f} on average "
-            f"(|Δ| over {len(results['lstm_seed_repeats'])} runs); "
+            f"(|Δ| over {len(results['lstm_seed_repeats'])} runs: "
+            + ", ".join(f"{r['task']} {abs(r['score'] - score_table(results)['lstm'][(r['task'], r['lag'])]):.2f}"
+                        for r in results["lstm_seed_repeats"])
+            + "); "
             "differences smaller than that are not evidence."
         )
         lines.append("")
