@@ -590,6 +590,8 @@ def write_report(results, output):
         "```",
         REGENERATE,
         "seqkeras study gradients --quick --output /tmp/quick   # ≤ 3 min smoke run",
+        "# one cell, one task, through the shared pipeline machinery (TensorBoard, tuner):",
+        "seqkeras run pipelines/adding.toml --set model.cell=gru --set data.lag=50",
         "```",
         "",
     ]
