@@ -295,6 +295,8 @@ def test_export_layout_and_warmup(exported):
     records = serving.read_warmup_requests(exported)
     assert {name for name, _ in records} == {"word_lm"}
     assert {r.signature_name for _, r in records} == {"generate", "generate_beam", "score"}
+    # No XLA-only functions: TF Serving runs without XLA:CPU JIT by default.
+    assert b"_XlaMustCompile" not in (exported / "saved_model.pb").read_bytes()
 
 
 def test_saved_model_cli_lists_the_three_signatures(exported):
