@@ -568,6 +568,7 @@ def write_report(results, output):
         )
         lines.append("")
     failing = [c for c in table if max(table[c].values()) < 0.2]
+    lines += _findings(results, table)
     lines += _interpretation(results, table, failing)
     lines += [
         "",
@@ -597,6 +598,62 @@ def write_report(results, output):
     ]
     with open(os.path.join(output, "README.md"), "w") as handle:
         handle.write("\n".join(lines))
+
+
+def _findings(results, table):
+    """Data-driven bullets: vanishing gradients vs long-lag scores, best cell per task."""
+    config = results["config"]
+    longest = max(config["lags"])
+    shortest = min(config["lags"])
+    far = config["flow_lag"] - 1
+    flow_task = config["flow_task"]
+    lines = ["## Findings", ""]
+    ratios = {c: _decay_at(results, c, "trained", far) for c in table}
+    if flow_task in config["tasks"] and longest == config["flow_lag"]:
+        vanishing = [c for c, r in ratios.items() if r < 1e-4]
+        kept = [c for c, r in ratios.items() if r >= 1e-2]
+        if vanishing:
+            lines.append(
+                f"- Vanishing gradients, measured: after training, ‖∂L/∂s_{{T−{far}}}‖/‖∂L/∂s_T‖ "
+                f"< 1e-4 for " + ", ".join(f"{c} ({ratios[c]:.0e})" for c in vanishing)
+                + f"; their {flow_task} scores at lag {longest}: "
+                + ", ".join(f"{c} {table[c][(flow_task, longest)]:.2f}" for c in vanishing)
+                + f" (at lag {shortest}: "
+                + ", ".join(f"{table[c][(flow_task, shortest)]:.2f}" for c in vanishing) + ")."
+            )
+        if kept:
+            lines.append(
+                f"- Cells that keep ≥ 1e-2 of the gradient over {far} steps: "
+                + ", ".join(f"{c} ({ratios[c]:.1e}, score {table[c][(flow_task, longest)]:.2f})"
+                            for c in kept) + "."
+            )
+        useless = [c for c in kept if ratios[c] >= 0.5 and table[c][(flow_task, longest)] < 0.2]
+        if useless:
+            lines.append(
+                "- A perfect gradient path is not enough: " + ", ".join(useless)
+                + f" keeps the whole gradient (no recurrent weights, J = I) yet scores "
+                + ", ".join(f"{table[c][(flow_task, longest)]:.2f}" for c in useless)
+                + f" on {flow_task} {longest}: a running sum cannot select the marked numbers."
+            )
+    for task in config["tasks"]:
+        ranked = sorted(table, key=lambda c: -table[c][(task, longest)])
+        lines.append(
+            f"- {task} at lag {longest}: best " + ", ".join(
+                f"{c} {table[c][(task, longest)]:.2f}" for c in ranked[:3])
+            + "; worst " + ", ".join(f"{c} {table[c][(task, longest)]:.2f}" for c in ranked[-2:])
+            + f" (chance {make_task(task).chance:.2f})."
+        )
+    clipped = {c: np.mean([r.get("clipped", np.nan) for r in results["cells"][c]["runs"]])
+               for c in table}
+    top = sorted(clipped, key=lambda c: -clipped[c])[:3]
+    gated = [c for c in ("lstm", "gru", "lstm-cifg", "lstm-peephole") if c in clipped]
+    lines.append(
+        f"- Large gradients (clipping engaged, pre-clip ‖g‖ > {config['clip_norm']}): most often for "
+        + ", ".join(f"{c} ({100 * clipped[c]:.0f}% of steps)" for c in top)
+        + (f"; at most {100 * max(clipped[c] for c in gated):.0f}% for "
+           + ", ".join(gated) if gated else "") + "."
+    )
+    return lines + [""]
 
 
 def _interpretation(results, table, failing):
