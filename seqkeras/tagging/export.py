@@ -89,6 +89,8 @@ class TaggerServer(tf.Module):
         letters = tf.strings.unicode_split(padded, "UTF-8", errors="replace")[:, :, :self.max_word_length]
         char_ids = tf.ragged.map_flat_values(self.char_table.lookup, letters).to_tensor(0)
         char_ids = tf.reshape(char_ids, tf.concat([tf.shape(padded), [tf.shape(char_ids)[2]]], 0))
+        # ... and C ≥ 1 (a batch of only empty sentences has no characters at all).
+        char_ids = tf.pad(char_ids, [[0, 0], [0, 0], [0, 1]])
         ids = self.tagger({"tokens": word_ids, "chars": char_ids}, training=False)
         tags = self.tag_table.lookup(tf.cast(ids, tf.int32))[:, :steps]
         return tf.where(mask, tags, "")
@@ -97,8 +99,7 @@ class TaggerServer(tf.Module):
         text = tf.strings.unicode_transcode(text, "UTF-8", "UTF-8", errors="replace")
         pieces = tf.strings.split(text)[:, :self.max_tokens]
         length = tf.cast(pieces.row_lengths(), tf.int32)
-        tokens = pieces.to_tensor("")
-        tokens = tf.reshape(tokens, [tf.shape(text)[0], -1])
+        tokens = pieces.to_tensor("")  # [B, T]; T = 0 when every sentence is empty
         return {"tokens": tokens, "tags": self._tag_ids(tokens, length), "length": length}
 
     def _tag_tokens(self, tokens):
