@@ -13,7 +13,7 @@ The application's rooms, as `seqkeras.pipeline.registry` expects them:
 * `evaluate`: corpus BLEU (sacrebleu, detokenized output vs the raw references) on
   the validation split, greedy and beam search, decoded in the graph
   (`decoding.py`).
-* `export` (`export.py`): signatures ``serving_default`` and ``translate``.
+* `export` (`server.py`): signatures ``serving_default`` and ``translate``.
 
 Example:
     >>> from seqkeras.pipeline import load_spec, runner
@@ -53,7 +53,7 @@ def build_model(spec, data) -> keras.Model:
 
 def make_server(model, spec, data):
     """The `TranslatorServer` (in-graph tokenization + decoding) with the spec's settings."""
-    from seqkeras.translation.export import TranslatorServer
+    from seqkeras.translation.server import TranslatorServer
 
     d = spec.decoding
     return TranslatorServer(model, data.info["source_tokenizer"], data.info["target_tokenizer"],
@@ -101,9 +101,9 @@ def evaluate(model, spec, data) -> dict[str, float]:
 
 
 def export(model, spec, data, output):
-    """``<output>/<export.model_name>/<version>/`` (see `seqkeras.translation.export`)."""
+    """``<output>/<export.model_name>/<version>/`` (see `seqkeras.translation.server`)."""
     from seqkeras.pipeline.runner import version_argument
-    from seqkeras.translation.export import export_translator
+    from seqkeras.translation.server import export_translator
 
     d = spec.decoding
     return export_translator(model, data.info["source_tokenizer"], data.info["target_tokenizer"], str(output),
