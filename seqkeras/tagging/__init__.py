@@ -28,6 +28,10 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+# The submodule is imported here, before `def export` below: importing it later (on
+# first use) would rebind the package attribute `export` to the module, shadowing the
+# application's `export` function for the registry.
+from seqkeras.tagging import export as server
 from seqkeras.pipeline.training import make_optimizer
 from seqkeras.pipeline.tuning import SpecHyperModel
 from seqkeras.tagging.data import build_data, read_sentences
@@ -146,9 +150,8 @@ def export(model, spec, data, output):
     ``<output>/<export.model_name>/<version>/`` with signatures ``serving_default``
     and ``tag_tokens``."""
     from seqkeras.pipeline.runner import version_argument
-    from seqkeras.tagging.export import export_tagger
 
-    return export_tagger(tagger_model(model), data.tokenizer, data.info["char_vocabulary"], data.info["tags"],
+    return server.export_tagger(tagger_model(model), data.tokenizer, data.info["char_vocabulary"], data.info["tags"],
                          str(output), spec.model_name, version=version_argument(spec),
                          lowercase=spec.data.lowercase, max_tokens=spec.export.max_tokens,
                          max_word_length=spec.data.max_word_length)
