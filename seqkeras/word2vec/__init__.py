@@ -101,7 +101,6 @@ def build_model(spec: Spec, data) -> SkipGram:
     model = SkipGram(data.info["vocabulary_size"], m.dim, output_vectors=m.output, seed=t.seed,
                      window=m.window, max_row_updates=m.max_row_updates, jit_compile=m.jit_compile)
     model.configure_schedule(data.info["words"] * t.epochs, t.learning_rate, t.min_learning_rate)
-    model.built = True                   # weights exist from __init__ (BackupAndRestore checks)
     model.compile(optimizer=keras.optimizers.SGD(learning_rate=t.learning_rate), jit_compile=False)
     return model
 

@@ -77,6 +77,7 @@ class SkipGram(keras.Model):
                                            dtype="float64", name="total_words")
         self.initial_learning_rate = 0.025
         self.min_learning_rate = 0.025 * 1e-4
+        self.built = True                    # all weights exist now (BackupAndRestore checks)
 
     def configure_schedule(self, total_words: float, learning_rate: float = 0.025,
                            min_learning_rate: float = 0.025 * 1e-4) -> None:
@@ -92,7 +93,7 @@ class SkipGram(keras.Model):
         lr = tf.maximum(self.min_learning_rate, self.initial_learning_rate * (1.0 - progress))
         loss, pairs = self._step(batch["targets"], batch["rows"], batch["windows"], batch["negatives"], lr)
         self.words_done.assign_add(tf.cast(batch["words"], tf.float64))
-        return {"loss": loss / tf.maximum(pairs, 1.0), "learning_rate": lr}
+        return {"loss": loss / tf.maximum(pairs, 1.0), "alpha": lr}
 
     def get_config(self):
         return {"vocabulary_size": self.vocabulary_size, "dim": self.dim, "output_vectors": self.output_vectors,
