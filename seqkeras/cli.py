@@ -12,7 +12,7 @@ import sys
 
 # command -> (module, one-line help)
 COMMANDS = {
-    "demo": ("seqkeras.demo", "train a tiny character model from seqkeras cells and generate text"),
+    "demo": ("seqkeras.demo", "the main job: the Tiny Shakespeare pipeline end to end (same as `run`)"),
     "study": ("seqkeras.study", "gradient-flow study: train every cell on long-range tasks, write a report"),
     "run": ("seqkeras.pipeline.commands.run", "run a pipeline: ingest, (tune), train, evaluate, export"),
     "train": ("seqkeras.pipeline.commands.train", "train a pipeline's model (resumes an interrupted run)"),

@@ -13,24 +13,6 @@ import pathlib
 
 SPEC_FILE = pathlib.Path(__file__).resolve().parents[1] / "pipelines" / "shakespeare_char_lm.toml"
 
-# Used when the package is installed without the repository's pipelines/ folder.
-FALLBACK = {
-    "name": "shakespeare_char_lm", "generate_prompt": "ROMEO:\n", "generate_length": 400,
-    "generate_temperature": 0.7,
-    "data.train": "package:tinyshakespeare.txt.gz", "data.validation": "", "data.validation_fraction": 0.1,
-    "data.level": "char", "data.tokenizer": "character", "data.newline": "char",
-    "model.cell": "lstm", "model.layers": 1, "model.units": 256, "model.embedding_dim": 64,
-    "training.optimizer": "adam", "training.learning_rate": 5e-3, "training.clip_norm": 1.0,
-    "training.epochs": 16, "training.batch_size": 64, "training.bptt_length": 100,
-    "training.steps_per_epoch": 40, "training.max_minutes": 6.5,
-    "training.schedule.kind": "zaremba", "training.schedule.decay": 0.7, "training.schedule.decay_after": 10,
-    "tuning.enabled": True, "tuning.max_trials": 2, "tuning.epochs": 1, "tuning.steps_per_epoch": 15,
-    "tuning.validation_steps": 5, "tuning.space": {"model.cell": ["lstm", "gru"],
-                                                   "training.learning_rate": [5e-3, 1e-2]},
-    "export.model_name": "shakespeare_char_lm",
-}
-
-
 def configure(parser):
     parser.add_argument("--no-tune", dest="tune", action="store_false", default=None, help="skip the brief search")
     parser.add_argument("--epochs", type=int, default=None)
@@ -39,15 +21,16 @@ def configure(parser):
 
 
 def load_demo_spec():
-    """The Shakespeare pipeline spec (the repository's file, else the same values built in)."""
-    from seqkeras.language_model import Spec
-    from seqkeras.pipeline.spec import load_spec, with_overrides
+    """The repository's Shakespeare pipeline spec."""
+    from seqkeras.pipeline.spec import load_spec
 
-    if SPEC_FILE.is_file():
-        return load_spec(SPEC_FILE)
-    spec = with_overrides(Spec(), FALLBACK)
-    spec.validate()
-    return spec
+    if not SPEC_FILE.is_file():
+        raise SystemExit(
+            f"seqkeras demo runs {SPEC_FILE.relative_to(SPEC_FILE.parents[1])} from a checkout of "
+            f"the repository, and {SPEC_FILE} is not there; run `seqkeras run "
+            "path/to/shakespeare_char_lm.toml` instead"
+        )
+    return load_spec(SPEC_FILE)
 
 
 def main(args):
