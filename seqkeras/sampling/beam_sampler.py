@@ -25,7 +25,11 @@ class BeamSampler(Sampler):
     Args:
         beam_width: int ≥ 1 (Python or scalar tensor); the caller clamps it to ≤ V.
 
-    Call args: as `Sampler`.
+    Call args: as `Sampler`, plus optional ``limits`` int32[B]: row b stops growing
+    after ``limits[b]`` tokens (its open beams compete with their score so far).
+
+    Hooks: `get_next_token` (which candidates survive a step) and `choose_final`
+    (which surviving beam is returned).
 
     Returns:
         ``(tokens int32[B, N], lengths int32[B], scores float32[B])`` for the best beam.
@@ -38,7 +42,12 @@ class BeamSampler(Sampler):
         """Top `beam_width` candidates of scores [B, W·V] → (values, flat indices)."""
         return tf.math.top_k(scores, k=tf.cast(self.beam_width, tf.int32), sorted=True)
 
-    def __call__(self, step_fn, next_logits, states, max_new_tokens, end_id=None, pad_id=0):
+    def choose_final(self, scores, lengths):
+        """Beam index int32[B] to return from scores, lengths [B, W]: beams stay sorted by
+        score, so beam 0."""
+        return tf.zeros([tf.shape(scores)[0]], tf.int32)
+
+    def __call__(self, step_fn, next_logits, states, max_new_tokens, end_id=None, pad_id=0, limits=None):
         next_logits = tf.cast(tf.convert_to_tensor(next_logits), tf.float32)
         batch = tf.shape(next_logits)[0]
         vocab = tf.shape(next_logits)[1]
@@ -61,6 +70,8 @@ class BeamSampler(Sampler):
             return tf.logical_and(step < max_new_tokens, tf.logical_not(tf.reduce_all(done)))
 
         def body(step, logits, states, scores, done, lengths, history):
+            if limits is not None:
+                done = tf.logical_or(done, (step >= tf.cast(limits, tf.int32))[:, None])
             log_probs = tf.reshape(tf.nn.log_softmax(logits), [batch, width, vocab])
             log_probs = tf.where(done[:, :, None], pad_row[None, None, :], log_probs)
             candidates = tf.reshape(scores[:, :, None] + log_probs, [batch, width * vocab])
@@ -87,5 +98,6 @@ class BeamSampler(Sampler):
             ),
             maximum_iterations=max_new_tokens,
         )
-        # Beams are kept sorted by score: beam 0 is the best.
-        return history[:, 0], lengths[:, 0], scores[:, 0]
+        best = self.choose_final(scores, lengths)
+        pick = lambda t: tf.gather(t, best, batch_dims=1)  # noqa: E731
+        return pick(history), pick(lengths), pick(scores)

@@ -41,13 +41,13 @@ def length_penalty_factor(lengths, alpha):
 
 
 class TranslationBeamSampler(BeamSampler):
-    """`BeamSampler` with per-row length limits and a length-penalised final choice.
+    """`BeamSampler` whose final choice among the beams is length-penalised.
 
     Args:
         beam_width: int ≥ 1 (Python or scalar tensor), ≤ V.
         length_penalty: α of `length_penalty_factor` (0 = none).
 
-    Call args: as `BeamSampler`, plus ``limits`` int32[B] (tokens per source);
+    Call args: as `BeamSampler` (``limits`` int32[B]: tokens per source);
     ``max_new_tokens`` bounds the loop.
 
     Returns:
@@ -60,54 +60,11 @@ class TranslationBeamSampler(BeamSampler):
         super().__init__(beam_width)
         self.length_penalty = length_penalty
 
-    def __call__(self, step_fn, next_logits, states, max_new_tokens, end_id=None, pad_id=0, limits=None):
-        next_logits = tf.cast(tf.convert_to_tensor(next_logits), tf.float32)
-        batch, vocab = tf.shape(next_logits)[0], tf.shape(next_logits)[1]
-        width = tf.cast(self.beam_width, tf.int32)
-        max_new_tokens = tf.maximum(tf.cast(max_new_tokens, tf.int32), 0)
-        limits = tf.fill([batch], max_new_tokens) if limits is None else tf.cast(limits, tf.int32)
-        widen = lambda t: tf.repeat(t, width, axis=0)  # noqa: E731
-        logits = widen(next_logits)
-        states = [widen(tf.convert_to_tensor(s)) for s in states]
-        scores = tf.concat([tf.zeros([batch, 1]), tf.fill([batch, width - 1], NEG_INF)], axis=1)
-        done = tf.zeros([batch, width], tf.bool)
-        lengths = tf.zeros([batch, width], tf.int32)
-        history = tf.zeros([batch, width, 0], tf.int32)
-        pad_row = tf.where(tf.range(vocab) == pad_id, 0.0, NEG_INF)
-
-        def cond(step, logits, states, scores, done, lengths, history):
-            return tf.logical_and(step < max_new_tokens, tf.logical_not(tf.reduce_all(done)))
-
-        def body(step, logits, states, scores, done, lengths, history):
-            done = tf.logical_or(done, (step >= limits)[:, None])
-            log_probs = tf.reshape(tf.nn.log_softmax(logits), [batch, width, vocab])
-            log_probs = tf.where(done[:, :, None], pad_row[None, None, :], log_probs)
-            candidates = tf.reshape(scores[:, :, None] + log_probs, [batch, width * vocab])
-            scores, flat = self.get_next_token(candidates, step)
-            beam, token = flat // vocab, flat % vocab
-            gather = lambda t: tf.gather(t, beam, batch_dims=1)  # noqa: E731
-            done, lengths, history = gather(done), gather(lengths), gather(history)
-            token = tf.where(done, pad_id, token)
-            lengths += tf.cast(tf.logical_not(done), tf.int32)
-            if end_id is not None:
-                done = tf.logical_or(done, tf.equal(token, end_id))
-            history = tf.concat([history, token[:, :, None]], axis=2)
-            rows = tf.reshape(beam + tf.range(batch)[:, None] * width, [-1])
-            states = [tf.gather(s, rows) for s in states]
-            logits, states = step_fn(tf.reshape(token, [-1]), states)
-            return step + 1, tf.cast(logits, tf.float32), list(states), scores, done, lengths, history
-
-        _, _, _, scores, _, lengths, history = tf.while_loop(
-            cond, body, (tf.constant(0), logits, states, scores, done, lengths, history),
-            shape_invariants=(tf.TensorShape([]), tf.TensorShape([None, None]), [s.shape for s in states],
-                              tf.TensorShape([None, None]), tf.TensorShape([None, None]),
-                              tf.TensorShape([None, None]), tf.TensorShape([None, None, None])),
-            maximum_iterations=max_new_tokens)
+    def choose_final(self, scores, lengths):
+        """The beam with the best length-penalised score (never a dead beam)."""
         ranked = scores / length_penalty_factor(lengths, self.length_penalty)
-        ranked = tf.where(scores <= NEG_INF / 2, NEG_INF, ranked)  # never pick a dead beam
-        best = tf.argmax(ranked, axis=1, output_type=tf.int32)
-        pick = lambda t: tf.gather(t, best, batch_dims=1)  # noqa: E731
-        return pick(history), pick(lengths), pick(scores)
+        ranked = tf.where(scores <= NEG_INF / 2, NEG_INF, ranked)
+        return tf.argmax(ranked, axis=1, output_type=tf.int32)
 
 
 def _start(model, source_ids, context, states):
