@@ -63,7 +63,7 @@ def test_embedding_matrix_for_another_vocabulary():
 
 
 def test_export_loads_without_seqkeras(tmp_path):
-    from seqkeras.word2vec.export import export_vectors
+    from seqkeras.word2vec.server import export_vectors
     from seqkeras.serving import read_warmup_requests
 
     vectors = _vectors()

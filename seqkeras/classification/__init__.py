@@ -13,7 +13,7 @@ The application's rooms, as `seqkeras.pipeline.registry` expects them
   softmax; compiled with sparse categorical cross-entropy and accuracy.
 * `HyperModel` (`hypermodel.py`): the generic spec HyperModel.
 * `evaluate`: validation loss and accuracy.
-* `export`: `seqkeras.classification.export.export_classifier` (signature
+* `export`: `seqkeras.classification.server.export_classifier` (signature
   ``serving_default``: text → label, probabilities, classes; tokenization in the graph).
 
 Pipelines: ``pipelines/sst2_sentiment.toml``, ``imdb_sentiment.toml``, ``uci_sentiment.toml``.
@@ -66,9 +66,9 @@ def evaluate(model, spec, data) -> dict[str, float]:
 
 def export(model, spec, data, output):
     """Export for serving: ``<output>/<export.model_name>/<version>/`` (see
-    `seqkeras.classification.export`); texts are cut to ``data.max_length`` tokens
+    `seqkeras.classification.server`); texts are cut to ``data.max_length`` tokens
     when it is set, as in training."""
-    from seqkeras.classification.export import DEFAULT_MAX_TOKENS, export_classifier
+    from seqkeras.classification.server import DEFAULT_MAX_TOKENS, export_classifier
     from seqkeras.pipeline.runner import version_argument
 
     return export_classifier(model, data.tokenizer, data.info["class_names"], str(output), spec.model_name,

@@ -8,7 +8,7 @@ The application's rooms, as `seqkeras.pipeline.registry` expects them:
 * `build_model` (this module) → `build_language_model` (`model.py`), compiled.
 * `HyperModel` (`hypermodel.py`): the generic spec HyperModel.
 * `evaluate`: whole-stream perplexity / bits per character (`metrics.py`).
-* `export`: `seqkeras.language_model.export.export_language_model` (SavedModel
+* `export`: `seqkeras.language_model.server.export_language_model` (SavedModel
   signatures ``generate``, ``generate_beam``, ``score``), versioned by `seqkeras.serving`.
 
 Example:
@@ -80,7 +80,7 @@ def evaluate(model, spec, data) -> dict[str, float]:
 
 
 def export(model, spec, data, output):
-    """Export for serving: `seqkeras.language_model.export.export_language_model` writes
+    """Export for serving: `seqkeras.language_model.server.export_language_model` writes
     ``<output>/<export.model_name>/<version>/`` (signatures ``generate``,
     ``generate_beam``, ``score``; tokenization in the graph; warm-up records).
 
@@ -90,9 +90,9 @@ def export(model, spec, data, output):
     from seqkeras.pipeline.runner import version_argument
 
     try:
-        from seqkeras.language_model.export import export_language_model
+        from seqkeras.language_model.server import export_language_model
     except ImportError as error:
-        raise NotImplementedError(f"seqkeras.language_model.export is not available ({error})") from None
+        raise NotImplementedError(f"seqkeras.language_model.server is not available ({error})") from None
     return export_language_model(model, data.tokenizer, str(output), spec.model_name,
                                  version=version_argument(spec))
 

@@ -1,7 +1,7 @@
 """Sampling text from a trained language model in Python (one step at a time, batch 1).
 
 The serving path is the exported SavedModel's ``generate`` signature
-(`seqkeras.language_model.export`); this is the quick look used at the end of
+(`seqkeras.language_model.server`); this is the quick look used at the end of
 ``seqkeras run`` and by ``seqkeras generate`` on a run directory.
 """
 

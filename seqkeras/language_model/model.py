@@ -3,7 +3,7 @@
     ids int[B, T] ─ "embedding" ─ Dropout ─ "recurrent" (StackedRecurrent, stateful,
     return_sequences) ─ Dropout ─ "logits" → float32[B, T, V]
 
-Layer names are a contract with `seqkeras.language_model.export`: ``"embedding"``
+Layer names are a contract with `seqkeras.language_model.server`: ``"embedding"``
 (`keras.layers.Embedding`), ``"recurrent"`` (`seqkeras.layers.StackedRecurrent`; its
 ``.levels[i].cell`` are the cells) and ``"logits"`` (`Logits`, callable on
 ``[B, units]`` or ``[B, T, units]``).

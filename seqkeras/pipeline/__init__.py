@@ -17,7 +17,9 @@ give as ``application = "..."``. The module provides the task-specific part only
                    `SpecHyperModel` (every dotted spec key is tunable).
 ``evaluate``       ``(model, spec, data) -> dict`` of validation metrics.
 ``export``         ``(model, spec, data, output_dir) -> path`` of the version directory
-                   (raise `NotImplementedError` when the task has no export yet).
+                   (raise `NotImplementedError` when the task has no export yet). The
+                   serving module itself lives in the application's ``server.py``: a
+                   submodule named ``export`` would shadow this function once imported.
 optional           ``callbacks(spec, data)``, ``after_run(model, spec, data, report)``,
                    ``loss_scale(spec)``.
 =================  ===================================================================

@@ -8,7 +8,7 @@ recurrent state, carried through the loop by a stateless step function::
     step_fn(token_ids int32[B], states list of [B, S_i]) -> (logits float[B, V], new states)
 
 Decoding starts from the logits of the next token and the state after the prompt
-(see `seqkeras.language_model.export` for how a prompt is encoded). Each iteration
+(see `seqkeras.language_model.server` for how a prompt is encoded). Each iteration
 picks a token with `get_next_token`, marks rows that emitted `end_id` as done, and
 feeds the token back through `step_fn`. The loop stops after `max_new_tokens` steps
 or as soon as every row is done. Everything is graph ops: the loop runs inside a

@@ -28,10 +28,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-# The submodule is imported here, before `def export` below: importing it later (on
-# first use) would rebind the package attribute `export` to the module, shadowing the
-# application's `export` function for the registry.
-from seqkeras.tagging import export as server
+from seqkeras.tagging import server
 from seqkeras.pipeline.training import make_optimizer
 from seqkeras.pipeline.tuning import SpecHyperModel
 from seqkeras.tagging.data import build_data, read_sentences
@@ -146,7 +143,7 @@ def callbacks(spec, data) -> list:
 
 
 def export(model, spec, data, output):
-    """Export for serving (`seqkeras.tagging.export.export_tagger`): writes
+    """Export for serving (`seqkeras.tagging.server.export_tagger`): writes
     ``<output>/<export.model_name>/<version>/`` with signatures ``serving_default``
     and ``tag_tokens``."""
     from seqkeras.pipeline.runner import version_argument

@@ -31,8 +31,6 @@ import tensorflow as tf
 from seqkeras.word2vec.data import (CorpusStats, SkipGramConfig, build_vocabulary, corpus_lines,
                                     keep_probabilities, negative_distribution, prepare_corpus,
                                     skipgram_batches, window_masks, window_pairs)
-from seqkeras.word2vec import export as _export_module  # noqa: F401  (loaded before `export()` is defined,
-#                                     so a later submodule import cannot shadow the function)
 from seqkeras.word2vec.evaluation import (WordVectors, cluster_report, evaluate_analogies,
                                           evaluate_word_pairs, kmeans_clusters)
 from seqkeras.word2vec.model import SkipGram
@@ -137,7 +135,7 @@ def evaluate(model: SkipGram, spec: Spec, data) -> dict:
 
 def export(model: SkipGram, spec: Spec, data, output_dir="saved_models") -> pathlib.Path:
     from seqkeras.pipeline.runner import version_argument
-    from seqkeras.word2vec.export import export_vectors  # already loaded: does not rebind `export`
+    from seqkeras.word2vec.server import export_vectors
 
     wv = word_vectors(model, data)
     return export_vectors(wv.words, wv.vectors, output_dir, spec.export.model_name or spec.name,

@@ -12,7 +12,7 @@ import tensorflow as tf
 from seqkeras import serving
 from seqkeras.cells import GRUCell, LSTMCell
 from seqkeras.data.tokenizers import CharacterTokenizer, WordTokenizer
-from seqkeras.language_model.export import LanguageModelServer, export_language_model
+from seqkeras.language_model.server import LanguageModelServer, export_language_model
 from seqkeras.layers import StackedRecurrent
 
 # -- tiny trained language models (the LM contract: "embedding", "recurrent", "logits") --
