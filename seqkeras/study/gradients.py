@@ -79,21 +79,12 @@ class StudyConfig:
 # -- models -------------------------------------------------------------------------
 def make_cell(name, units):
     """A seqkeras cell by study name: "elman", "lstm", "lstm-<variant>", "gru", "ran", "additive"."""
-    from seqkeras import cells
+    from seqkeras.encoders import make_cell as make_registry_cell
 
-    if name == "elman":
-        return cells.ElmanCell(units)
-    if name == "gru":
-        return cells.GRUCell(units)
-    if name == "ran":
-        return cells.RANCell(units)
-    if name == "additive":
-        return cells.AdditiveCell(units)
-    if name == "lstm":
-        return cells.LSTMCell(units)
-    if name.startswith("lstm-") and name[5:] in cells.LSTM_VARIANTS:
-        return cells.LSTMCell(units, variant=name[5:])
-    raise ValueError(f"Unknown cell {name!r}; expected one of {FULL_CELLS}")
+    try:
+        return make_registry_cell(name.replace("-", ":", 1), units)
+    except ValueError:
+        raise ValueError(f"Unknown cell {name!r}; expected one of {FULL_CELLS}") from None
 
 
 def build_network(task, cell_name, units, lag):
