@@ -108,9 +108,7 @@ class Spec(PipelineSpec):
             ("model.pooling", m.pooling, POOLINGS),
             ("model.jit_compile", m.jit_compile, ("auto", "true", "false")),
         ]
-        for key, value, choices in checks:
-            if value not in choices:
-                raise SpecError(src, key, f"must be one of {list(choices)}, received {value!r}")
+        self.check_choices(checks)
         for key in ("dropout", "layer_dropout", "recurrent_dropout", "output_dropout"):
             if not 0.0 <= getattr(m, key) < 1.0:
                 raise SpecError(src, f"model.{key}", f"must be in [0, 1), received {getattr(m, key)}")

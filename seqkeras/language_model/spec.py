@@ -108,9 +108,7 @@ class Spec(PipelineSpec):
             ("model.softmax_precision", m.softmax_precision, ("float32", "bfloat16")),
             ("model.jit_compile", m.jit_compile, ("auto", "true", "false")),
         ]
-        for key, value, choices in checks:
-            if value not in choices:
-                raise SpecError(src, key, f"must be one of {list(choices)}, received {value!r}")
+        self.check_choices(checks)
         if d.newline == "char" and d.tokenizer != "character":
             raise SpecError(src, "data.newline", "'char' needs tokenizer = 'character'")
         for key in ("model.dropout", "model.layer_dropout", "model.recurrent_dropout"):

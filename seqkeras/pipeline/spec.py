@@ -138,6 +138,12 @@ class PipelineSpec:
     # Where the spec came from (set by the loader, not a TOML key).
     source: str = dataclasses.field(default="", metadata={"internal": True})
 
+    def check_choices(self, checks) -> None:
+        """Raise `SpecError` for the first ``(dotted key, value, allowed values)`` whose value
+        is not allowed."""
+        for key, value, choices in checks:
+            _choice(self, key, value, choices)
+
     def validate(self) -> None:
         """Check values beyond their types; raise `SpecError`. Subclasses extend."""
         t = self.training

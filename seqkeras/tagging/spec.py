@@ -132,9 +132,7 @@ class Spec(PipelineSpec):
             ("model.output", m.output, ("crf", "softmax")),
             ("model.jit_compile", m.jit_compile, ("auto", "true", "false")),
         ]
-        for key, value, choices in checks:
-            if value not in choices:
-                raise SpecError(src, key, f"must be one of {list(choices)}, received {value!r}")
+        self.check_choices(checks)
         if not d.train:
             raise SpecError(src, "data.train", "missing: name the training file")
         if (d.tag_format == "none") != (d.tag_scheme == "none"):

@@ -126,9 +126,7 @@ class Spec(PipelineSpec):
             ("model.attention", m.attention, ATTENTIONS),
             ("model.luong_score", m.luong_score, LUONG_SCORES),
         ]
-        for key, value, choices in checks:
-            if value not in choices:
-                raise SpecError(src, key, f"must be one of {list(choices)}, received {value!r}")
+        self.check_choices(checks)
         positive = [("data.source_vocab_size", d.source_vocab_size), ("data.target_vocab_size", d.target_vocab_size),
                     ("data.max_length", d.max_length), ("data.max_source_tokens", d.max_source_tokens),
                     ("model.embedding_dim", m.embedding_dim), ("model.encoder_units", m.encoder_units),
