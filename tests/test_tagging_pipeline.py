@@ -124,3 +124,22 @@ def test_real_conll2003_dev_conversion(shared_data):
         assert convert(convert(tags, "iob1", "bioes"), "bioes", "iob1") == tags
     bioes = [(t, convert(g, "iob1", "bioes")) for t, g in sentences]
     assert tag_inventory(bioes) == ["O"] + sorted(f"{p}-{k}" for p in "BIES" for k in ("LOC", "MISC", "ORG", "PER"))
+
+
+def test_validation_decoding_traces_once_per_model():
+    import numpy as np
+    import tensorflow as tf
+
+    from seqkeras import tagging
+    from seqkeras.tagging.model import build_tagger
+
+    model = build_tagger(20, 5, 10, layers=1, units=4, embedding_dim=4, char_embedding_dim=3, char_units=2)
+    batches = [({"tokens": np.array([[3, 4, 0]] * 2), "chars": np.ones((2, 3, n), np.int64)},
+                np.zeros((2, 3), np.int64)) for n in (2, 5)]
+    dataset = tf.data.Dataset.from_generator(lambda: iter(batches), output_signature=(
+        {"tokens": tf.TensorSpec([None, None], tf.int64), "chars": tf.TensorSpec([None, None, None], tf.int64)},
+        tf.TensorSpec([None, None], tf.int64)))
+    for _ in range(2):                                      # e.g. two epochs of ValidationScore
+        _, predicted = tagging.predict_tags(model, dataset, ["O", "A", "B", "C", "D"])
+        assert [len(p) for p in predicted] == [2, 2, 2, 2]
+    assert tagging._decoder(model).experimental_get_tracing_count() == 1

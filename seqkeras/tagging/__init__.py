@@ -23,6 +23,7 @@ Example:
 
 from __future__ import annotations
 
+import weakref
 
 import keras
 import numpy as np
@@ -84,11 +85,7 @@ def predict_tags(model, dataset, tags) -> tuple[list[list[str]], list[list[str]]
         dataset: batches ``({"tokens", "chars"}, tag ids)``.
         tags: tag strings in class-index order.
     """
-    decoder = model if len(model.outputs) == 1 else tagger_model(model)
-    # One trace for every batch shape (Keras's predict would retrace per T and C).
-    decode = tf.function(lambda tokens, chars: decoder({"tokens": tokens, "chars": chars}, training=False),
-                         input_signature=[tf.TensorSpec([None, None], tf.int64),
-                                          tf.TensorSpec([None, None, None], tf.int64)])
+    decode = _decoder(model)
     names = np.asarray(tags, dtype=object)
     gold, predicted = [], []
     for inputs, targets in dataset:
@@ -99,6 +96,25 @@ def predict_tags(model, dataset, tags) -> tuple[list[list[str]], list[list[str]]
             gold.append(list(names[targets[row, :n]]))
             predicted.append(list(names[ids[row, :n]]))
     return gold, predicted
+
+
+_DECODERS: "weakref.WeakKeyDictionary[keras.Model, tf.types.experimental.GenericFunction]" = weakref.WeakKeyDictionary()
+
+
+def _decoder(model):
+    """``decode(tokens, chars) → tag ids`` for `model`, traced once per model.
+
+    One trace serves every batch shape (Keras's predict would retrace per T and C),
+    and it is kept per model so the per-epoch `ValidationScore` does not retrace.
+    """
+    decode = _DECODERS.get(model)
+    if decode is None:
+        decoder = model if len(model.outputs) == 1 else tagger_model(model)
+        decode = tf.function(lambda tokens, chars: decoder({"tokens": tokens, "chars": chars}, training=False),
+                             input_signature=[tf.TensorSpec([None, None], tf.int64),
+                                              tf.TensorSpec([None, None, None], tf.int64)])
+        _DECODERS[model] = decode
+    return decode
 
 
 def evaluate(model, spec, data) -> dict[str, float]:
