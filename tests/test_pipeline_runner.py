@@ -117,3 +117,15 @@ def test_tuner_resumes_and_summarises(tiny, tmp_path):
     assert (paths.root / "tuning_trials.png").is_file()
     tuned = runner.apply_best_hyperparameters(spec, paths)
     assert tuned.model.units == best["model.units"]
+
+
+def test_time_budget_counts_the_time_a_resumed_run_already_spent():
+    from seqkeras.pipeline.training import TimeBudget
+
+    x = keras.ops.ones((8, 2))
+    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+    model.compile("sgd", "mse")
+    fresh = model.fit(x, x[:, :1], epochs=3, verbose=0, callbacks=[TimeBudget(minutes=10)])
+    assert len(fresh.history["loss"]) == 3
+    resumed = model.fit(x, x[:, :1], epochs=3, verbose=0, callbacks=[TimeBudget(minutes=10, spent_seconds=601)])
+    assert len(resumed.history["loss"]) == 1               # the budget was already used up

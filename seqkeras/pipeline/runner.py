@@ -119,10 +119,11 @@ def train(spec, data, paths: RunPaths, epochs: int | None = None, verbose: int |
                 stale.unlink()
     model = app.build_model(spec, data)
     base_lr = float(keras.ops.convert_to_numpy(model.optimizer.learning_rate))
+    spent = 0.0 if fresh else sum(read_history(paths.history).get("epoch_seconds", []))
     paths.checkpoints.mkdir(parents=True, exist_ok=True)
     callbacks = [
         *app_callbacks(spec, data),
-        *schedule_callbacks(spec.training, base_lr),
+        *schedule_callbacks(spec.training, base_lr, spent_seconds=spent),
         LearningRateLogger(),
         EpochTimer(),
         keras.callbacks.BackupAndRestore(str(paths.backup)),

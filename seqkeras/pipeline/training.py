@@ -33,11 +33,13 @@ def make_optimizer(training, loss_scale: float = 1.0) -> keras.optimizers.Optimi
     raise ValueError(f"unknown optimizer {training.optimizer!r}")
 
 
-def schedule_callbacks(training, base_learning_rate: float) -> list[keras.callbacks.Callback]:
-    """Callbacks implementing ``training.schedule`` (and early stopping).
+def schedule_callbacks(training, base_learning_rate: float, spent_seconds: float = 0.0) -> list[keras.callbacks.Callback]:
+    """Callbacks implementing ``training.schedule``, the time budget and early stopping.
 
     `base_learning_rate` is the optimizer's initial rate (read before any restore, so
-    a resumed run recomputes the same rate for its epoch).
+    a resumed run recomputes the same rate for its epoch). `spent_seconds` is the
+    training time of the epochs a resumed run already finished: it counts against
+    ``training.max_minutes``.
     """
     schedule = training.schedule
     callbacks = []
@@ -49,7 +51,7 @@ def schedule_callbacks(training, base_learning_rate: float) -> list[keras.callba
         callbacks.append(keras.callbacks.ReduceLROnPlateau(monitor="val_loss", factor=schedule.decay,
                                                            patience=schedule.patience, verbose=1))
     if training.max_minutes > 0:
-        callbacks.append(TimeBudget(training.max_minutes))
+        callbacks.append(TimeBudget(training.max_minutes, spent_seconds))
     if training.early_stopping:
         callbacks.append(keras.callbacks.EarlyStopping(monitor="val_loss", patience=training.early_stopping,
                                                        restore_best_weights=True))
@@ -78,15 +80,22 @@ class EpochTimer(keras.callbacks.Callback):
 
 
 class TimeBudget(keras.callbacks.Callback):
-    """Stop training after the epoch past which another epoch would overrun `minutes`."""
+    """Stop training after the epoch past which another epoch would overrun `minutes`.
 
-    def __init__(self, minutes: float):
+    Args:
+        minutes: the training budget.
+        spent_seconds: budget already used by earlier runs of the same training
+            (a resumed run continues the count instead of starting a new budget).
+    """
+
+    def __init__(self, minutes: float, spent_seconds: float = 0.0):
         super().__init__()
         self.seconds = 60.0 * minutes
+        self.spent_seconds = spent_seconds
 
     def on_train_begin(self, logs=None):
         import time
-        self._start = time.perf_counter()
+        self._start = time.perf_counter() - self.spent_seconds
         self._epoch_start = self._start
 
     def on_epoch_begin(self, epoch, logs=None):
