@@ -13,6 +13,7 @@ from seqkeras.cells import (
     GRUCell,
     LSTMCell,
     RANCell,
+    RecurrentCell,
 )
 from seqkeras.layers import Recurrent
 
@@ -257,3 +258,66 @@ def test_variants_drop_the_weights_of_removed_gates():
     assert sizes["vanilla"] == 16
     assert sizes["cifg"] == sizes["nig"] == sizes["nfg"] == sizes["nog"] == 12
     assert sizes["niaf"] == sizes["noaf"] == sizes["peephole"] == 16
+
+
+# -- Per-step cache of the backward pass ----------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "name", sorted(n for n in CELL_FACTORIES if not n.startswith("additive"))
+)
+def test_transition_gradient_matches_autodiff_with_and_without_cache(name):
+    """The analytic step derivative, from the forward cache or recomputing, equals autodiff."""
+    cell = type(CELL_FACTORIES[name]()).from_config(
+        {**CELL_FACTORIES[name]().get_config(), "dtype": "float64"}
+    )
+    cell.build((None, INPUT_DIM))
+    rng = np.random.default_rng(7)
+    for w in cell.weights:
+        w.assign(rng.normal(scale=0.5, size=w.shape))
+    batch = 3
+    normal = lambda *shape: tf.constant(rng.normal(size=shape))  # noqa: E731
+    projected = normal(batch, cell.input_projection_size)
+    recurrent = normal(batch, cell.recurrent_projection_size)
+    states = [normal(batch, s) for s in cell.state_size]
+    d_output = normal(batch, cell.output_size)
+    d_new_states = [normal(batch, s) for s in cell.state_size]
+    variables = cell.transition_weights
+
+    output, new_states, cache = cell.transition_with_cache(projected, recurrent, states)
+    plain_output, plain_states = cell.transition(projected, recurrent, states)
+    np.testing.assert_allclose(output, plain_output)
+    for a, b in zip(new_states, plain_states):
+        np.testing.assert_allclose(a, b)
+    assert [c.shape for c in cache] == [(batch, s) for s in cell.transition_cache_sizes]
+
+    expected = RecurrentCell.transition_gradient(
+        cell, projected, recurrent, states, d_output, d_new_states, None, variables
+    )
+    args = (d_output, d_new_states, None, variables)
+    recomputed = cell.transition_gradient(projected, recurrent, states, *args)
+    from_cache = cell.transition_gradient(
+        None if cache else projected, None if cache else recurrent, states, *args,
+        cache=cache or None,
+    )
+    for got in (recomputed, from_cache):
+        d_projected, d_recurrent, d_states, d_variables = got
+        d_recurrent = d_projected if d_recurrent is None else d_recurrent
+        np.testing.assert_allclose(d_projected, expected[0], atol=1e-12)
+        np.testing.assert_allclose(d_recurrent, expected[1], atol=1e-12)
+        for d, want in zip(d_states, expected[2]):
+            np.testing.assert_allclose(0.0 if d is None else d, want, atol=1e-12)
+        for d, want in zip(d_variables, expected[3]):
+            np.testing.assert_allclose(d, want, atol=1e-12)
+
+
+def test_step_jit_keeps_transition_weight_gradients_on_later_calls():
+    """A fused step traced once still reports its peephole reads to the gradient."""
+    layer = Recurrent(LSTMCell(UNITS, variant="peephole"), jit_compile="step")
+    x, mask = sequence_batch()
+    for call_mask in (None, mask):  # the second call reuses the traced step
+        with tf.GradientTape() as tape:
+            loss = tf.reduce_sum(layer(x, mask=call_mask))
+        grads = tape.gradient(loss, layer.trainable_weights)
+        missing = [w.path for w, g in zip(layer.trainable_weights, grads) if g is None]
+        assert not missing

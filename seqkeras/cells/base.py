@@ -10,6 +10,14 @@ A recurrence h_t = F(x_t, h_{t-1}) is split into three parts so that the driver
 3. `transition(projected, recurrent, states)`: the elementwise rest of the step
    (gates, nonlinearities, state update). Cells write their equations here.
 
+The driver's hand-written backward pass calls `transition_gradient`, the
+vector-Jacobian product of `transition`. A cell may let the forward step save what
+that derivative needs (activated gates, ...) instead of recomputing it: it lists the
+widths in `transition_cache_sizes` and returns the tensors from
+`transition_with_cache`; the driver stores them per step and hands them back to
+`transition_gradient` as `cache`. By default there is no cache and the derivative
+recomputes the step from its inputs.
+
 `call(inputs, states)` chains the three, so every cell is also a standard Keras RNN
 cell usable in `keras.layers.RNN`.
 """
@@ -185,8 +193,42 @@ class RecurrentCell(keras.layers.Layer):
         """
         raise NotImplementedError
 
+    @property
+    def transition_cache_sizes(self):
+        """Widths of the per-step tensors the backward pass reads instead of recomputing.
+
+        `transition_with_cache` returns one [B, size] tensor per entry; the driver
+        stores them for every step (T × B × Σsizes values) and passes the step's
+        list to `transition_gradient` as `cache`. A cell declaring a cache must
+        override both methods. `[]` (the default) means no cache: the driver keeps
+        this step's `recurrent` instead and `transition_gradient` recomputes what it
+        needs from `projected`, `recurrent` and `states` (the autodiff fallback
+        below does this).
+        """
+        return []
+
+    def transition_with_cache(self, projected, recurrent, states, recurrent_mask=None):
+        """`transition` that also returns what `transition_gradient` will need.
+
+        Args: as in `transition`.
+
+        Returns:
+            (output [B, units], new_states list, cache): `cache` is a list of
+            [B, size] tensors matching `transition_cache_sizes` (`[]` by default).
+        """
+        output, new_states = self.transition(projected, recurrent, states, recurrent_mask)
+        return output, new_states, []
+
     def transition_gradient(
-        self, projected, recurrent, states, d_output, d_new_states, recurrent_mask, variables
+        self,
+        projected,
+        recurrent,
+        states,
+        d_output,
+        d_new_states,
+        recurrent_mask,
+        variables,
+        cache=None,
     ):
         """Vector-Jacobian product of `transition` (used by the backward loop).
 
@@ -195,15 +237,23 @@ class RecurrentCell(keras.layers.Layer):
         options the analytic form does not cover.
 
         Args:
-            projected, recurrent, states, recurrent_mask: as in `transition`.
+            projected, recurrent, states, recurrent_mask: as in `transition`;
+                `states` are the states the step started from. When the cell has a
+                cache (`transition_cache_sizes`), the driver does not keep the step
+                inputs and passes `projected` and `recurrent` as None.
             d_output: [B, units], gradient of the step output.
             d_new_states: list of [B, size], gradients of the new states.
             variables: the `tf.Variable`s read inside `transition` whose gradients
                 are wanted.
+            cache: the list `transition_with_cache` returned for this step, or None
+                (no cache: cells that have one then recompute it from the inputs).
 
         Returns:
-            (d_projected [B, P], d_recurrent [B, R], d_states list,
-            d_variables list matching `variables`).
+            (d_projected [B, P], d_recurrent [B, R], d_states list, d_variables list
+            matching `variables`). `d_recurrent` may be None when it equals
+            `d_projected` (same gate layout), and an entry of `d_states` None when
+            that gradient is zero (e.g. h_{t-1}, reached through U·h only): the
+            driver then stores, or adds, nothing.
         """
         with tf.GradientTape() as tape:
             tape.watch([projected, recurrent, *states])
@@ -259,3 +309,18 @@ def is_activation(function, name):
 def split_gates(tensor, names):
     """Split [B, len(names) * units] into a dict name -> [B, units]."""
     return dict(zip(names, ops.split(tensor, len(names), axis=-1)))
+
+
+def sigmoid_grad(y, dy):
+    """dy ⊙ y ⊙ (1 − y) for y = σ(x): the gradient through σ, as one fused op. [B, n]."""
+    return tf.raw_ops.SigmoidGrad(y=y, dy=dy)
+
+
+def relu_grad(y, dy):
+    """dy where y = relu(x) > 0, else 0: the gradient through relu, as one op. [B, n]."""
+    return tf.raw_ops.ReluGrad(gradients=dy, features=y)
+
+
+def tanh_grad(y, dy):
+    """dy ⊙ (1 − y²) for y = tanh(x): the gradient through tanh, as one fused op. [B, n]."""
+    return tf.raw_ops.TanhGrad(y=y, dy=dy)

@@ -1,9 +1,8 @@
 """Elman (simple) recurrent cell."""
 
 import keras
-from keras import ops
 
-from seqkeras.cells.base import RecurrentCell, check_choice
+from seqkeras.cells.base import RecurrentCell, check_choice, relu_grad, sigmoid_grad, tanh_grad
 
 ELMAN_ACTIVATIONS = ("tanh", "relu", "sigmoid", "linear")
 
@@ -32,24 +31,43 @@ class ElmanCell(RecurrentCell):
         self.input_projection_size = units
         self.recurrent_projection_size = units
 
+    @property
+    def transition_cache_sizes(self):
+        """h_t [B, units]: f' is written in terms of f's output."""
+        return [self.units]
+
     def transition(self, projected, recurrent, states, recurrent_mask=None):
         h = self.activation(projected + recurrent)
         return h, [h]
 
+    def transition_with_cache(self, projected, recurrent, states, recurrent_mask=None):
+        """The step; cache: [h_t], [B, units]."""
+        h, new_states = self.transition(projected, recurrent, states, recurrent_mask)
+        return h, new_states, [h]
+
     def transition_gradient(
-        self, projected, recurrent, states, d_output, d_new_states, recurrent_mask, variables
+        self,
+        projected,
+        recurrent,
+        states,
+        d_output,
+        d_new_states,
+        recurrent_mask,
+        variables,
+        cache=None,
     ):
-        """Analytic derivative: d(Wx + Uh + b) = dh ⊙ f'(·), written via h = f(·)."""
-        h = self.activation(projected + recurrent)
+        """Analytic derivative: d(Wx + Uh + b) = dh ⊙ f'(·), written via h = f(·) (cached)."""
+        if cache is None:
+            _, _, cache = self.transition_with_cache(projected, recurrent, states)
+        (h,) = cache
         d_h = d_output + d_new_states[0]
-        derivative = {
-            "tanh": lambda: 1.0 - h * h,
-            "sigmoid": lambda: h * (1.0 - h),
-            "relu": lambda: ops.cast(h > 0, h.dtype),
-            "linear": lambda: 1.0,
+        d_pre = {
+            "tanh": lambda: tanh_grad(h, d_h),
+            "sigmoid": lambda: sigmoid_grad(h, d_h),
+            "relu": lambda: relu_grad(h, d_h),
+            "linear": lambda: d_h,
         }[self.activation_name]()
-        d_pre = d_h * derivative
-        return d_pre, d_pre, [ops.zeros_like(d_h)], []
+        return d_pre, None, [None], []
 
     def get_config(self):
         return {**super().get_config(), "activation": self.activation_name}

@@ -3,7 +3,13 @@
 import keras
 from keras import ops
 
-from seqkeras.cells.base import RecurrentCell, is_activation, split_gates
+from seqkeras.cells.base import (
+    RecurrentCell,
+    is_activation,
+    sigmoid_grad,
+    split_gates,
+    tanh_grad,
+)
 
 
 @keras.saving.register_keras_serializable(package="seqkeras")
@@ -70,7 +76,28 @@ class GRUCell(RecurrentCell):
     def transition_weights(self):
         return [] if self.reset_after else [self.candidate_kernel]
 
+    @property
+    def _analytic(self):
+        """Whether `transition_gradient` has a closed form (tanh/σ, reset after)."""
+        return (
+            self.reset_after
+            and is_activation(self.activation, "tanh")
+            and is_activation(self.recurrent_activation, "sigmoid")
+        )
+
+    @property
+    def transition_cache_sizes(self):
+        """z, r, h̃ and U_h h_{t-1} + b_hr, each [B, units], when the derivative is analytic."""
+        return [self.units] * 4 if self._analytic else []
+
     def transition(self, projected, recurrent, states, recurrent_mask=None):
+        output, new_states, _ = self.transition_with_cache(
+            projected, recurrent, states, recurrent_mask
+        )
+        return output, new_states
+
+    def transition_with_cache(self, projected, recurrent, states, recurrent_mask=None):
+        """The step; cache (analytic form only): [z, r, h̃, U_h h_{t-1} + b_hr], each [B, units]."""
         h_prev = states[0]
         x = split_gates(projected, ("z", "r", "h"))
         if self.reset_after:
@@ -86,34 +113,42 @@ class GRUCell(RecurrentCell):
             candidate_kernel = ops.cast(self.candidate_kernel, h_seen.dtype)
             candidate = self.activation(x["h"] + ops.matmul(r * h_seen, candidate_kernel))
         h = z * h_prev + (1.0 - z) * candidate
-        return h, [h]
+        cache = [z, r, candidate, u["h"]] if self._analytic else []
+        return h, [h], cache
 
     def transition_gradient(
-        self, projected, recurrent, states, d_output, d_new_states, recurrent_mask, variables
+        self,
+        projected,
+        recurrent,
+        states,
+        d_output,
+        d_new_states,
+        recurrent_mask,
+        variables,
+        cache=None,
     ):
-        """Analytic derivative of `transition` for the tanh/sigmoid reset-after form."""
-        analytic = (
-            self.reset_after
-            and is_activation(self.activation, "tanh")
-            and is_activation(self.recurrent_activation, "sigmoid")
-        )
-        if not analytic:
+        """Analytic derivative of `transition` for the tanh/sigmoid reset-after form.
+
+        Reads z, r, h̃ and U_h h_{t-1} + b_hr from `cache` and h_{t-1} from `states`.
+        """
+        if not self._analytic:
             return super().transition_gradient(
                 projected, recurrent, states, d_output, d_new_states, recurrent_mask, variables
             )
+        if cache is None:
+            _, _, cache = self.transition_with_cache(projected, recurrent, states)
+        z, r, candidate, recurrent_h = cache
         h_prev = states[0]
-        x = split_gates(projected, ("z", "r", "h"))
-        u = split_gates(recurrent, ("z", "r", "h"))
-        z = ops.sigmoid(x["z"] + u["z"])
-        r = ops.sigmoid(x["r"] + u["r"])
-        candidate = ops.tanh(x["h"] + r * u["h"])
+        # h = z ⊙ h_{t-1} + (1 − z) ⊙ h̃
         d_h = d_output + d_new_states[0]
-        d_candidate = d_h * (1.0 - z) * (1.0 - candidate * candidate)
-        d_z = d_h * (h_prev - candidate) * z * (1.0 - z)
-        d_r = d_candidate * u["h"] * r * (1.0 - r)
+        d_h_prev = d_h * z
+        d_candidate = tanh_grad(candidate, d_h - d_h_prev)
+        d_z = sigmoid_grad(z, d_h * (h_prev - candidate))
+        # h̃ = tanh(W_h x + r ⊙ (U_h h + b_hr) + b_h)
+        d_r = sigmoid_grad(r, d_candidate * recurrent_h)
         d_projected = ops.concatenate([d_z, d_r, d_candidate], axis=-1)
         d_recurrent = ops.concatenate([d_z, d_r, d_candidate * r], axis=-1)
-        return d_projected, d_recurrent, [d_h * z], []
+        return d_projected, d_recurrent, [d_h_prev], []
 
     def get_config(self):
         return {

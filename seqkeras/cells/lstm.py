@@ -3,7 +3,14 @@
 import keras
 from keras import ops
 
-from seqkeras.cells.base import RecurrentCell, check_choice, is_activation, split_gates
+from seqkeras.cells.base import (
+    RecurrentCell,
+    check_choice,
+    is_activation,
+    sigmoid_grad,
+    split_gates,
+    tanh_grad,
+)
 
 # Greff et al., "LSTM: A Search Space Odyssey": variant name -> options it sets.
 LSTM_VARIANTS = {
@@ -166,67 +173,115 @@ class LSTMCell(RecurrentCell):
             preactivation = preactivation + peephole * c
         return self.recurrent_activation(preactivation)
 
-    def transition(self, projected, recurrent, states, recurrent_mask=None):
-        z = split_gates(projected + recurrent, self.gate_names)
-        c_prev = states[1]
-        i = self._gate(z["i"], "i", c_prev) if "i" in z else 1.0
-        if self.options["coupled_input_forget"]:
-            f = 1.0 - i
-        elif "f" in z:
-            f = self._gate(z["f"], "f", c_prev)
-        else:
-            f = 1.0
-        g = self.activation(z["g"]) if self.options["input_activation"] else z["g"]
-        c = f * c_prev + i * g
-        o = self._gate(z["o"], "o", c) if "o" in z else 1.0
-        h = o * (self.activation(c) if self.options["output_activation"] else c)
-        return h, [h, c]
-
-    def transition_gradient(
-        self, projected, recurrent, states, d_output, d_new_states, recurrent_mask, variables
-    ):
-        """Analytic derivative of `transition` for tanh/sigmoid cells without peepholes."""
-        analytic = (
+    @property
+    def _analytic(self):
+        """Whether `transition_gradient` has a closed form (tanh/σ, no peepholes)."""
+        return (
             not self.options["peephole"]
             and is_activation(self.activation, "tanh")
             and is_activation(self.recurrent_activation, "sigmoid")
         )
-        if not analytic:
+
+    @property
+    def _cache_names(self):
+        """What the analytic backward reads, in cache order.
+
+        The activated gates present (f only if it is a gate of its own: with CIFG
+        it is 1 − i) and c_out = tanh(c_t) (c_t without output activation) when the
+        output gate or the output activation needs it. c_{t-1} is a state, which
+        the driver keeps anyway.
+        """
+        if not self._analytic:
+            return ()
+        names = self.gate_names
+        if "o" in names or self.options["output_activation"]:
+            names = names + ("c_out",)
+        return names
+
+    @property
+    def transition_cache_sizes(self):
+        """[units] per entry of `_cache_names` (at most i, f, g, o, c_out: 5 × units)."""
+        return [self.units] * len(self._cache_names)
+
+    def transition(self, projected, recurrent, states, recurrent_mask=None):
+        output, new_states, _ = self.transition_with_cache(projected, recurrent, states)
+        return output, new_states
+
+    def transition_with_cache(self, projected, recurrent, states, recurrent_mask=None):
+        """The step; cache: [B, units] tensors named by `_cache_names` (i, f, g, o, c_out)."""
+        z = split_gates(projected + recurrent, self.gate_names)
+        c_prev = states[1]
+        parts = {}
+        i = parts["i"] = self._gate(z["i"], "i", c_prev) if "i" in z else 1.0
+        if self.options["coupled_input_forget"]:
+            f = 1.0 - i
+        elif "f" in z:
+            f = parts["f"] = self._gate(z["f"], "f", c_prev)
+        else:
+            f = 1.0
+        g = parts["g"] = self.activation(z["g"]) if self.options["input_activation"] else z["g"]
+        c = f * c_prev + i * g
+        o = parts["o"] = self._gate(z["o"], "o", c) if "o" in z else 1.0
+        c_out = parts["c_out"] = self.activation(c) if self.options["output_activation"] else c
+        h = o * c_out
+        return h, [h, c], [parts[name] for name in self._cache_names]
+
+    def transition_gradient(
+        self,
+        projected,
+        recurrent,
+        states,
+        d_output,
+        d_new_states,
+        recurrent_mask,
+        variables,
+        cache=None,
+    ):
+        """Analytic derivative of `transition` for tanh/sigmoid cells without peepholes.
+
+        Reads the activated gates and c_out from `cache` (see `_cache_names`) and
+        c_{t-1} from `states`; every σ/tanh derivative is one fused op. Gate
+        gradients come back in kernel column order; d_recurrent is d_projected
+        (returned as None) and d h_{t-1} is zero here (None): h_{t-1} acts through
+        U·h only.
+        """
+        if not self._analytic:
             return super().transition_gradient(
                 projected, recurrent, states, d_output, d_new_states, recurrent_mask, variables
             )
+        if cache is None:
+            _, _, cache = self.transition_with_cache(projected, recurrent, states)
         opt = self.options
-        z = split_gates(projected + recurrent, self.gate_names)
+        saved = dict(zip(self._cache_names, cache))
         c_prev = states[1]
-        i = ops.sigmoid(z["i"]) if "i" in z else 1.0
-        if opt["coupled_input_forget"]:
-            f = 1.0 - i
-        elif "f" in z:
-            f = ops.sigmoid(z["f"])
-        else:
-            f = 1.0
-        g = ops.tanh(z["g"]) if opt["input_activation"] else z["g"]
-        c = f * c_prev + i * g
-        o = ops.sigmoid(z["o"]) if "o" in z else 1.0
-        c_out = ops.tanh(c) if opt["output_activation"] else c
-
-        d_h = d_output + d_new_states[0]
-        d_c = d_new_states[1] + d_h * o * ((1.0 - c_out * c_out) if opt["output_activation"] else 1.0)
+        g = saved["g"]
         d_z = {}
-        if "o" in z:
-            d_z["o"] = d_h * c_out * o * (1.0 - o)
-        d_i = d_c * g
-        d_f = d_c * c_prev
+        # h = o ⊙ c_out
+        d_h = d_output + d_new_states[0]
+        if "o" in saved:
+            d_z["o"] = sigmoid_grad(saved["o"], d_h * saved["c_out"])
+            d_c_out = d_h * saved["o"]
+        else:
+            d_c_out = d_h
+        # c_out = tanh(c_t) (or c_t)
+        d_c = tanh_grad(saved["c_out"], d_c_out) if opt["output_activation"] else d_c_out
+        d_c = d_new_states[1] + d_c
+        # c_t = f ⊙ c_{t-1} + i ⊙ g, f = 1 − i under CIFG
+        d_g = d_c * saved["i"] if "i" in saved else d_c
+        d_z["g"] = tanh_grad(g, d_g) if opt["input_activation"] else d_g
         if opt["coupled_input_forget"]:
-            d_i = d_i - d_f
-        elif "f" in z:
-            d_z["f"] = d_f * f * (1.0 - f)
-        if "i" in z:
-            d_z["i"] = d_i * i * (1.0 - i)
-        d_g = d_c * i
-        d_z["g"] = d_g * (1.0 - g * g) if opt["input_activation"] else d_g
+            d_z["i"] = sigmoid_grad(saved["i"], d_c * (g - c_prev))
+            d_c_prev = d_c - d_g  # d_c ⊙ (1 − i)
+        else:
+            if "i" in saved:
+                d_z["i"] = sigmoid_grad(saved["i"], d_c * g)
+            if "f" in saved:
+                d_z["f"] = sigmoid_grad(saved["f"], d_c * c_prev)
+                d_c_prev = d_c * saved["f"]
+            else:
+                d_c_prev = d_c
         d_gates = ops.concatenate([d_z[name] for name in self.gate_names], axis=-1)
-        return d_gates, d_gates, [ops.zeros_like(d_h), d_c * f], []
+        return d_gates, None, [None, d_c_prev], []
 
     def get_config(self):
         return {

@@ -3,7 +3,7 @@
 import keras
 from keras import ops
 
-from seqkeras.cells.base import RecurrentCell, check_choice, split_gates
+from seqkeras.cells.base import RecurrentCell, check_choice, sigmoid_grad, split_gates, tanh_grad
 
 
 @keras.saving.register_keras_serializable(package="seqkeras")
@@ -48,37 +48,57 @@ class RANCell(RecurrentCell):
             projected = projected + ops.concatenate([no_content_bias, self.bias])
         return projected
 
-    def transition(self, projected, recurrent, states, recurrent_mask=None):
-        x = split_gates(projected, ("content", "i", "f"))
-        u = split_gates(recurrent, ("i", "f"))
-        c_prev = states[1]
-        i = ops.sigmoid(x["i"] + u["i"])
-        f = ops.sigmoid(x["f"] + u["f"])
-        c = i * x["content"] + f * c_prev
-        h = ops.tanh(c) if self.output_activation == "tanh" else c
-        return h, [h, c]
+    @property
+    def transition_cache_sizes(self):
+        """c̃, i, f (and h = tanh(c) with the tanh output), each [B, units]."""
+        return [self.units] * (4 if self.output_activation == "tanh" else 3)
 
-    def transition_gradient(
-        self, projected, recurrent, states, d_output, d_new_states, recurrent_mask, variables
-    ):
-        """Analytic derivative of `transition`."""
+    def transition(self, projected, recurrent, states, recurrent_mask=None):
+        output, new_states, _ = self.transition_with_cache(projected, recurrent, states)
+        return output, new_states
+
+    def transition_with_cache(self, projected, recurrent, states, recurrent_mask=None):
+        """The step; cache: [c̃, i, f] (+ [h] with the tanh output), each [B, units]."""
         x = split_gates(projected, ("content", "i", "f"))
         u = split_gates(recurrent, ("i", "f"))
         c_prev = states[1]
         i = ops.sigmoid(x["i"] + u["i"])
         f = ops.sigmoid(x["f"] + u["f"])
         c = i * x["content"] + f * c_prev
-        d_h = d_output + d_new_states[0]
+        cache = [x["content"], i, f]
         if self.output_activation == "tanh":
             h = ops.tanh(c)
-            d_c = d_new_states[1] + d_h * (1.0 - h * h)
+            cache.append(h)
+        else:
+            h = c
+        return h, [h, c], cache
+
+    def transition_gradient(
+        self,
+        projected,
+        recurrent,
+        states,
+        d_output,
+        d_new_states,
+        recurrent_mask,
+        variables,
+        cache=None,
+    ):
+        """Analytic derivative of `transition`, from the cache and c_{t-1}."""
+        if cache is None:
+            _, _, cache = self.transition_with_cache(projected, recurrent, states)
+        content, i, f = cache[:3]
+        c_prev = states[1]
+        d_h = d_output + d_new_states[0]
+        if self.output_activation == "tanh":
+            d_c = d_new_states[1] + tanh_grad(cache[3], d_h)
         else:
             d_c = d_new_states[1] + d_h
-        d_i = d_c * x["content"] * i * (1.0 - i)
-        d_f = d_c * c_prev * f * (1.0 - f)
+        d_i = sigmoid_grad(i, d_c * content)
+        d_f = sigmoid_grad(f, d_c * c_prev)
         d_projected = ops.concatenate([d_c * i, d_i, d_f], axis=-1)
         d_recurrent = ops.concatenate([d_i, d_f], axis=-1)
-        return d_projected, d_recurrent, [ops.zeros_like(d_h), d_c * f], []
+        return d_projected, d_recurrent, [None, d_c * f], []
 
     def get_config(self):
         return {**super().get_config(), "output_activation": self.output_activation}

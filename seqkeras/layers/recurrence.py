@@ -7,6 +7,10 @@ written by hand (`tf.custom_gradient`) the way cuDNN and oneDNN do it:
 - the reverse loop does only what must be sequential: the elementwise derivative of
   `transition` (`cell.transition_gradient`: analytic for the common cells, autodiff
   of one step otherwise) and dh_{t-1} += d(U·h)_t · Uᵀ;
+- the forward loop saves, per step, the states the step started from and either
+  the cell's cache (`cell.transition_cache_sizes`: e.g. the activated LSTM gates and
+  tanh(c), so the reverse step recomputes no activation) or, for cells without one,
+  the recurrent projection U·h, from which the derivative recomputes the step;
 - dU, the recurrent bias and the input projection's gradient are each ONE matmul
   or sum over the whole sequence after the loop, instead of T small ones.
 
@@ -33,7 +37,7 @@ def _project(h, kernel, bias):
 
 
 def _where(mask, new, old):
-    """Per-example select: mask [B, 1] bool."""
+    """Per-example select: mask [B, 1] bool; `old` may be a scalar (broadcast)."""
     return tf.where(mask, new, old)
 
 
@@ -43,12 +47,13 @@ _fused_steps = weakref.WeakKeyDictionary()
 
 
 def _step_functions(cell, fuse):
-    """`cell.transition` and its derivative, each XLA-fused into one kernel if `fuse`."""
+    """`cell.transition_with_cache` and `cell.transition_gradient`, each XLA-fused
+    into one kernel if `fuse`."""
     if not fuse:
-        return cell.transition, cell.transition_gradient
+        return cell.transition_with_cache, cell.transition_gradient
     if cell not in _fused_steps:
         _fused_steps[cell] = (
-            tf.function(cell.transition, jit_compile=True, reduce_retracing=True),
+            tf.function(cell.transition_with_cache, jit_compile=True, reduce_retracing=True),
             tf.function(cell.transition_gradient, jit_compile=True, reduce_retracing=True),
         )
     return _fused_steps[cell]
@@ -87,7 +92,7 @@ def run_recurrence(
     if not cell.recurrent_projection_size:
         # No recurrent weights (AdditiveCell): nothing to hoist out of the backward
         # pass, plain autodiff through the loop is already minimal.
-        outputs, final_states, _, _ = _forward(
+        outputs, final_states, _ = _forward(
             cell, transition, projected, None, None, initial_states, mask, recurrent_mask
         )
         return outputs, final_states
@@ -99,6 +104,7 @@ def run_recurrence(
         [cell.recurrent_projection_size], projected.dtype
     )
     num_states = len(initial_states)
+    cached = bool(cell.transition_cache_sizes)
 
     forward = _forward
     backward = _backward
@@ -108,11 +114,24 @@ def run_recurrence(
 
     @tf.custom_gradient
     def recurrence(projected, kernel, bias, *states):
+        # custom_gradient hands `grad` the variables it saw read in here. A fused
+        # step (jit_compile="step") already traced reads them inside its function
+        # call, unseen: read them here so their gradients are never dropped.
+        for weight in cell.transition_weights:
+            tf.convert_to_tensor(weight)
         # The gradient is ours: keep outer tapes from differentiating the loop
         # (they would add per-step accumulators, which XLA cannot return).
         with record.stop_recording():
-            outputs, final_states, previous_states, recurrents = forward(
-                cell, transition, projected, kernel, bias, list(states), mask, recurrent_mask
+            outputs, final_states, saved = forward(
+                cell,
+                transition,
+                projected,
+                kernel,
+                bias,
+                list(states),
+                mask,
+                recurrent_mask,
+                save=True,
             )
 
         def grad(d_outputs, *d_final_states, variables=None):
@@ -121,10 +140,9 @@ def run_recurrence(
                 d_outputs = tf.zeros_like(outputs)
             d_projected, d_kernel, d_bias, d_states, d_variables = backward(
                 transition_gradient,
-                projected,
+                None if cached else projected,
                 kernel,
-                previous_states,
-                recurrents,
+                saved,
                 d_outputs,
                 [
                     tf.zeros_like(s) if d is None else d
@@ -143,66 +161,101 @@ def run_recurrence(
     return outputs, list(final_states)[:num_states]
 
 
-def _forward(cell, transition, projected, kernel, bias, states, mask, recurrent_mask):
-    """Forward loop; also returns what the backward loop needs.
+def _forward(
+    cell,
+    transition,
+    projected,
+    kernel,
+    bias,
+    states,
+    mask,
+    recurrent_mask,
+    save=False,
+):
+    """Forward loop; with `save`, also records what the backward loop needs.
+
+    Args:
+        transition: `cell.transition_with_cache`, possibly XLA-fused.
+        kernel, bias: U [units, R] and its bias [R], or None without recurrent weights.
+        save: record, per step, the states the step started from and the cell's
+            cache (`cell.transition_cache_sizes`), or U·h for cells without a cache.
 
     Returns:
-        outputs [T, B, units], final states, previous states (list of [T, B, S_i]:
-        the state each step started from), recurrent projections [T, B, R] (or
-        None without recurrent weights).
+        outputs [T, B, units], final states (list of [B, S_i]), and `saved` (with
+        `save`, else None): a dict of lists of [T, B, ·] tensors under "states"
+        (S_i wide, h first), "cache" (widths `cell.transition_cache_sizes`) and
+        "recurrent" ([T, B, R] for cells without a cache, else empty). They are
+        stacked, not TensorLists: the gradient function captures them, and neither
+        an XLA-compiled function nor a SavedModel can hold a captured TensorList.
     """
     steps = tf.shape(projected)[0]
     batch = tf.shape(projected)[1]
     dtype = projected.dtype
     has_recurrence = kernel is not None
-    outputs_ta = tf.TensorArray(dtype, size=steps)
-    previous_tas = [tf.TensorArray(dtype, size=steps) for _ in states]
-    recurrent_ta = tf.TensorArray(dtype, size=steps) if has_recurrence else None
-    previous_output = tf.zeros([batch, cell.output_size], dtype)
+    cache_sizes = list(cell.transition_cache_sizes) if save else []
+    carry = {"states": states, "outputs": tf.TensorArray(dtype, size=steps)}
+    if mask is not None:
+        mask = mask[:, :, None]  # [T, B, 1]: each step's select needs no reshaping
+        carry["previous_output"] = tf.zeros([batch, cell.output_size], dtype)
+    if save:
+        carry["saved"] = {
+            "states": [tf.TensorArray(dtype, size=steps) for _ in states],
+            "cache": [tf.TensorArray(dtype, size=steps) for _ in cache_sizes],
+            "recurrent": (
+                [tf.TensorArray(dtype, size=steps)] if has_recurrence and not cache_sizes else []
+            ),
+        }
 
-    def body(t, states, previous_output, outputs_ta, previous_tas, recurrent_ta):
-        h = states[0] if recurrent_mask is None else states[0] * recurrent_mask
-        recurrent = _project(h, kernel, bias) if has_recurrence else None
-        output, new_states = transition(projected[t], recurrent, states, recurrent_mask)
+    def body(t, carry):
+        states = carry["states"]
+        recurrent = None
+        if has_recurrence:
+            h = states[0] if recurrent_mask is None else states[0] * recurrent_mask
+            recurrent = _project(h, kernel, bias)
+        output, new_states, cache = transition(_at(projected, t), recurrent, states, recurrent_mask)
         output = tf.cast(output, dtype)
         new_states = [tf.cast(s, dtype) for s in new_states]
+        carry = dict(carry)
         if mask is not None:
-            live = mask[t][:, None]
-            output = _where(live, output, previous_output)
+            live = _at(mask, t)
+            output = _where(live, output, carry["previous_output"])
             new_states = [_where(live, n, s) for n, s in zip(new_states, states)]
-        previous_tas = [ta.write(t, s) for ta, s in zip(previous_tas, states)]
-        if has_recurrence:
-            recurrent_ta = recurrent_ta.write(t, recurrent)
-        outputs_ta = outputs_ta.write(t, output)
-        return t + 1, new_states, output, outputs_ta, previous_tas, recurrent_ta
+            carry["previous_output"] = output
+        carry["states"] = new_states
+        carry["outputs"] = carry["outputs"].write(t, output)
+        if save:
+            if len(cache) != len(cache_sizes):
+                raise ValueError(
+                    f"{type(cell).__name__}.transition_with_cache returned {len(cache)} "
+                    f"cached tensors, transition_cache_sizes lists {len(cache_sizes)}"
+                )
+            saved = carry["saved"]
+            carry["saved"] = {
+                "states": [ta.write(t, s) for ta, s in zip(saved["states"], states)],
+                "cache": [ta.write(t, tf.cast(c, dtype)) for ta, c in zip(saved["cache"], cache)],
+                "recurrent": [ta.write(t, recurrent) for ta in saved["recurrent"]],
+            }
+        return t + 1, carry
 
-    loop_vars = (0, states, previous_output, outputs_ta, previous_tas, recurrent_ta)
-    if not has_recurrence:
-        loop_vars = loop_vars[:-1]
-        _body = body
-
-        def body(t, states, previous_output, outputs_ta, previous_tas):  # noqa: F811
-            return _body(t, states, previous_output, outputs_ta, previous_tas, None)[:-1]
-
-    results = tf.while_loop(
-        lambda t, *_: t < steps, body, loop_vars, maximum_iterations=steps
+    _, carry = tf.while_loop(
+        lambda t, _: t < steps, body, (0, carry), maximum_iterations=steps
     )
-    _, final_states, _, outputs_ta, previous_tas = results[:5]
-    recurrents = results[5].stack() if has_recurrence else None
-    return (
-        outputs_ta.stack(),
-        final_states,
-        [ta.stack() for ta in previous_tas],
-        recurrents,
-    )
+    saved = carry.get("saved")
+    if saved is not None:
+        saved = tf.nest.map_structure(lambda ta: ta.stack(), saved)
+    return carry["outputs"].stack(), carry["states"], saved
+
+
+def _at(sequence, t):
+    """sequence[t] for [T, ...] -> [...]: one gather (a slice would take four ops)."""
+    return tf.gather(sequence, t)
 
 
 def _backward(
     transition_gradient,
     projected,
     kernel,
-    previous_states,
-    recurrents,
+    saved,
     d_outputs,
     d_final_states,
     mask,
@@ -211,61 +264,99 @@ def _backward(
 ):
     """Reverse loop: per-step elementwise derivatives, then whole-sequence matmuls.
 
+    Args:
+        transition_gradient: `cell.transition_gradient`, possibly XLA-fused.
+        projected: [T, B, P] for cells without a cache (their derivative recomputes
+            the step), else None.
+        kernel: U [units, R].
+        saved: the records of `_forward(save=True)` ([T, B, ·] tensors).
+        d_outputs: [T, B, units]; d_final_states: list of [B, S_i].
+
     Returns:
         d_projected [T, B, P], d_kernel [units, R], d_bias [R], d_initial_states,
         d_variables (gradients of the `transition_weights` in `variables`).
     """
-    steps = tf.shape(projected)[0]
-    dtype = projected.dtype
+    steps = tf.shape(d_outputs)[0]
+    dtype = d_outputs.dtype
     kernel_t = tf.transpose(kernel)
-    d_projected_ta = tf.TensorArray(dtype, size=steps)
-    d_recurrent_ta = tf.TensorArray(dtype, size=steps)
-    d_previous_output = tf.zeros_like(d_outputs[0])
-    d_variables = [tf.zeros_like(v) for v in variables]
+    saved_states = saved["states"]
+    saved_cache = saved["cache"]
+    # Whether the cell returned d_recurrent = None (equal to d_projected); set while
+    # tracing the body (or running it, eagerly): then only d_projected is stored.
+    shared = []
 
-    def body(t, d_states, d_previous_output, d_projected_ta, d_recurrent_ta, d_variables):
-        states = [s[t] for s in previous_states]
-        step_input = projected[t]
-        recurrent = recurrents[t]
-        d_output = d_outputs[t] + d_previous_output
+    carry = {
+        "d_states": d_final_states,
+        "d_projected": tf.TensorArray(dtype, size=steps),
+        "d_recurrent": tf.TensorArray(dtype, size=steps),
+        "d_variables": [tf.zeros_like(v) for v in variables],
+    }
+    if mask is not None:
+        mask = mask[:, :, None]  # [T, B, 1]
+        zero = tf.zeros([], dtype)  # broadcast by the selects
+        carry["d_previous_output"] = tf.zeros_like(d_outputs[0])
+
+    def body(t, carry):
+        states = [_at(s, t) for s in saved_states]
+        d_output = _at(d_outputs, t)
+        d_states = carry["d_states"]
         d_new_states = d_states
+        carry = dict(carry)
         if mask is not None:
-            live = mask[t][:, None]
-            zeros = tf.zeros_like(d_output)
-            d_carried = [_where(live, tf.zeros_like(d), d) for d in d_states]
-            d_previous_output = _where(live, zeros, d_output)
-            d_output = _where(live, d_output, zeros)
-            d_new_states = [_where(live, d, tf.zeros_like(d)) for d in d_states]
+            d_output = d_output + carry["d_previous_output"]
+            live = _at(mask, t)
+            dead = tf.logical_not(live)
+            # A masked step passes the state and output gradients on unchanged.
+            d_carried = [_where(dead, d, zero) for d in d_states]
+            carry["d_previous_output"] = _where(dead, d_output, zero)
+            d_output = _where(live, d_output, zero)
+            d_new_states = [_where(live, d, zero) for d in d_states]
+        if saved_cache:
+            step_input = recurrent = None
+            cache = [_at(c, t) for c in saved_cache]
         else:
-            d_previous_output = tf.zeros_like(d_output)
+            step_input = _at(projected, t)
+            recurrent = _at(saved["recurrent"][0], t)
+            cache = None
         d_step_input, d_recurrent, d_previous, d_vars_step = transition_gradient(
-            step_input, recurrent, states, d_output, d_new_states, recurrent_mask, variables
+            step_input,
+            recurrent,
+            states,
+            d_output,
+            d_new_states,
+            recurrent_mask,
+            variables,
+            cache=cache,
         )
         d_previous = list(d_previous)
+        if d_recurrent is None:
+            shared.append(True)
+            d_recurrent = d_step_input
+        else:
+            carry["d_recurrent"] = carry["d_recurrent"].write(t, d_recurrent)
         d_h = tf.matmul(d_recurrent, kernel_t)
         if recurrent_mask is not None:
             d_h = d_h * recurrent_mask
-        d_previous[0] = d_previous[0] + d_h
+        d_previous[0] = d_h if d_previous[0] is None else d_previous[0] + d_h
         if mask is not None:
-            d_previous = [d + c for d, c in zip(d_previous, d_carried)]
-        d_variables = [a + tf.convert_to_tensor(g) for a, g in zip(d_variables, d_vars_step)]
-        return (
-            t - 1,
-            d_previous,
-            d_previous_output,
-            d_projected_ta.write(t, d_step_input),
-            d_recurrent_ta.write(t, d_recurrent),
-            d_variables,
-        )
+            d_previous = [c if d is None else d + c for d, c in zip(d_previous, d_carried)]
+        d_previous = [
+            tf.zeros_like(s) if d is None else tf.convert_to_tensor(d, dtype)
+            for d, s in zip(d_previous, states)
+        ]
+        carry["d_states"] = d_previous
+        carry["d_projected"] = carry["d_projected"].write(t, d_step_input)
+        carry["d_variables"] = [
+            a + tf.convert_to_tensor(g) for a, g in zip(carry["d_variables"], d_vars_step)
+        ]
+        return t - 1, carry
 
-    _, d_states, _, d_projected_ta, d_recurrent_ta, d_variables = tf.while_loop(
-        lambda t, *_: t >= 0,
-        body,
-        (steps - 1, d_final_states, d_previous_output, d_projected_ta, d_recurrent_ta, d_variables),
-        maximum_iterations=steps,
+    _, carry = tf.while_loop(
+        lambda t, _: t >= 0, body, (steps - 1, carry), maximum_iterations=steps
     )
-    d_recurrents = d_recurrent_ta.stack()
-    h_seen = previous_states[0]
+    d_projected = carry["d_projected"].stack()
+    d_recurrents = d_projected if shared else carry["d_recurrent"].stack()
+    h_seen = saved_states[0]
     if recurrent_mask is not None:
         h_seen = h_seen * recurrent_mask
     units = tf.shape(h_seen)[-1]
@@ -274,4 +365,4 @@ def _backward(
         tf.reshape(h_seen, [-1, units]), tf.reshape(d_recurrents, [-1, width]), transpose_a=True
     )
     d_bias = tf.reduce_sum(d_recurrents, axis=[0, 1])
-    return d_projected_ta.stack(), d_kernel, d_bias, d_states, d_variables
+    return d_projected, d_kernel, d_bias, carry["d_states"], carry["d_variables"]
