@@ -41,9 +41,11 @@ def main(argv=None):
     parser.add_argument("--epochs", type=int, default=5)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--max-lines", type=int, default=0, help="use only the first N lines (0 = all)")
+    parser.add_argument("--every", type=int, default=1, help="use only every N-th line (a spread-out slice)")
     parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--batch-words", type=int, default=8192)
-    parser.add_argument("--max-row-updates", type=float, default=64.0)
+    parser.add_argument("--batch-words", type=int, default=None, help="default: SkipGramConfig's")
+    parser.add_argument("--pad-targets", type=int, default=None, help="default: SkipGramConfig's")
+    parser.add_argument("--damping", default="proximal", choices=["proximal", "none"])
     args = parser.parse_args(argv)
 
     import numpy as np
@@ -65,13 +67,14 @@ def main(argv=None):
         t0 = time.perf_counter()
         stats = w2v_data.prepare_corpus(SOURCES, corpus, data_dir=data_dir)
         print(f"prepared {corpus}: {stats} in {time.perf_counter() - t0:.0f}s", flush=True)
-    if args.max_lines:
-        small = work / f"corpus_{args.max_lines}.txt"
+    if args.max_lines or args.every > 1:
+        small = work / f"corpus_{args.max_lines}_{args.every}.txt"
         with open(corpus, encoding="utf-8") as src, open(small, "w", encoding="utf-8") as dst:
             for i, line in enumerate(src):
-                if i >= args.max_lines:
+                if args.max_lines and i >= args.max_lines:
                     break
-                dst.write(line)
+                if (i + 1) % args.every == 0:
+                    dst.write(line)
         corpus = small
 
     E, lr0, lr_min = args.epochs, 0.025, 0.0001 * 0.025
@@ -88,9 +91,12 @@ def main(argv=None):
     t0 = time.perf_counter()
     lines = w2v_data.corpus_lines(str(corpus))
     vocab, stats = w2v_data.build_vocabulary(lines, min_count=5, standardize_mode="none", source=str(corpus))
-    config = w2v_data.SkipGramConfig(window=5, negatives=5, sample=1e-3, batch_words=args.batch_words,
-                                     seed=args.seed)
-    model = SkipGram(len(vocab), 100, seed=args.seed, max_row_updates=args.max_row_updates)
+    config = w2v_data.SkipGramConfig(window=5, negatives=5, sample=1e-3, seed=args.seed)
+    if args.batch_words:
+        config.batch_words = args.batch_words
+    if args.pad_targets:
+        config.pad_targets = args.pad_targets
+    model = SkipGram(len(vocab), 100, seed=args.seed, damping=args.damping)
     results["seqkeras"]["vocab_s"] = time.perf_counter() - t0
     print(f"corpus {corpus}: {stats.lines} lines, {raw_words} words; vocabulary gensim "
           f"{len(gmodel.wv)} / seqkeras {len(vocab) - 2}", flush=True)
@@ -155,7 +161,8 @@ def main(argv=None):
     print("\n" + text)
     (work / "results.json").write_text(json.dumps(results, indent=2))
     (work / "results.md").write_text(f"corpus: {corpus} ({raw_words:,} words, {stats.lines:,} lines), "
-                                     f"epochs {E}, workers {args.workers}\n\n{text}\n")
+                                     f"epochs {E}, workers {args.workers}, batch_words {config.batch_words}, "
+                                     f"pad_targets {config.pad_targets}, damping {args.damping}\n\n{text}\n")
     return 0
 
 

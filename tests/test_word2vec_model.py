@@ -1,4 +1,5 @@
-"""SkipGram: the sparse SGD step against a NumPy reference, loss decrease, fit, spec."""
+"""SkipGram: the sparse SGD step (plain and proximal) against a NumPy reference, loss
+decrease, fit, spec."""
 
 import pathlib
 
@@ -13,10 +14,11 @@ from seqkeras.word2vec.train import linear_learning_rate, train
 REPO = pathlib.Path(__file__).resolve().parents[1]
 
 
-def _reference_step(W, C, batch, lr, L):
-    """Per-pair loop over the lecture's update equations (negatives shared per target)."""
-    W, C = W.copy(), C.copy()
+def _reference_step(W, C, batch, lr, L, proximal=False):
+    """Per-pair loop over the lecture's update equations (negatives shared per target);
+    `proximal`: each row's summed update scaled by 1 / (1 + lr·Σ σ(1−σ)‖y‖²)."""
     dW, dC = np.zeros_like(W), np.zeros_like(C)
+    sW, sC = np.zeros(len(W)), np.zeros(len(C))
     t, rows, win, neg = batch["targets"], batch["rows"], batch["windows"], batch["negatives"]
     sig = lambda x: 1 / (1 + np.exp(-x))  # noqa: E731
     loss = 0.0
@@ -26,24 +28,31 @@ def _reference_step(W, C, batch, lr, L):
             if rows[i] < 0 or not 0 <= j < len(t) or rows[j] != rows[i] or abs(o) > win[i]:
                 continue
             w, c = W[t[i]], C[t[j]]
-            s = c @ w
-            loss -= np.log(sig(s))
-            dC[t[j]] += (1 - sig(s)) * w
-            dW[t[i]] += (1 - sig(s)) * c
+            p = sig(c @ w)
+            loss -= np.log(p)
+            dC[t[j]] += (1 - p) * w
+            dW[t[i]] += (1 - p) * c
+            sC[t[j]] += p * (1 - p) * (w @ w)
+            sW[t[i]] += p * (1 - p) * (c @ c)
             for n in neg[i]:
                 if n == t[i]:
                     continue
-                sn = C[n] @ w
-                loss -= np.log(sig(-sn))
-                dC[n] -= sig(sn) * w
-                dW[t[i]] -= sig(sn) * C[n]
-    return W + lr * dW, C + lr * dC, loss
+                p = sig(C[n] @ w)
+                loss -= np.log(1 - p)
+                dC[n] -= p * w
+                dW[t[i]] -= p * C[n]
+                sC[n] += p * (1 - p) * (w @ w)
+                sW[t[i]] += p * (1 - p) * (C[n] @ C[n])
+    if not proximal:
+        sW[:], sC[:] = 0.0, 0.0
+    return W + (lr / (1 + lr * sW))[:, None] * dW, C + (lr / (1 + lr * sC))[:, None] * dC, loss
 
 
-def test_step_matches_reference():
+@pytest.mark.parametrize("damping", ["none", "proximal"])
+def test_step_matches_reference(damping):
     rng = np.random.default_rng(0)
     V, D, L = 12, 4, 2
-    model = SkipGram(V, D, window=L, max_row_updates=0, jit_compile=False)
+    model = SkipGram(V, D, window=L, damping=damping, jit_compile=False)
     model.context_embeddings.assign(rng.normal(0, 0.3, (V, D)).astype("float32"))
     W0, C0 = model.target_embeddings.numpy(), model.context_embeddings.numpy()
     batch = {"targets": np.array([2, 3, 4, 5, 6, 2, 7, 0], np.int32),
@@ -51,12 +60,33 @@ def test_step_matches_reference():
              "windows": np.array([1, 2, 2, 1, 2, 1, 2, 0], np.int32),
              "negatives": rng.integers(2, V, (8, 3)).astype(np.int32)}
     batch["negatives"][0, 0] = 2                              # equals its target: skipped
-    W1, C1, loss_ref = _reference_step(W0, C0, batch, 0.1, L)
+    W1, C1, loss_ref = _reference_step(W0, C0, batch, 0.1, L, proximal=damping == "proximal")
     loss, pairs = model.train_batch({k: tf.constant(v) for k, v in batch.items()}, 0.1)
     np.testing.assert_allclose(model.target_embeddings.numpy(), W1, atol=1e-5)
     np.testing.assert_allclose(model.context_embeddings.numpy(), C1, atol=1e-5)
     np.testing.assert_allclose(float(loss), loss_ref, rtol=1e-5)
     assert int(pairs) == 14
+
+
+def test_proximal_step_does_not_overshoot_a_frequent_word():
+    """One line of 400 tokens of two words (one very frequent row): summing the ~4000
+    updates of each row overshoots and raises the loss; the proximal step lowers it."""
+    rng = np.random.default_rng(0)
+    T, V, D, L = 400, 6, 8, 5
+    batch = {"targets": rng.choice([2, 3], T).astype(np.int32), "rows": np.zeros(T, np.int32),
+             "windows": np.full(T, L, np.int32), "negatives": rng.integers(2, V, (T, 5)).astype(np.int32)}
+    batch = {k: tf.constant(v) for k, v in batch.items()}
+    losses = {}
+    for damping in ("none", "proximal"):
+        model = SkipGram(V, D, window=L, damping=damping, jit_compile=False)
+        model.target_embeddings.assign(rng.normal(0, 0.5, (V, D)).astype("float32"))
+        model.context_embeddings.assign(rng.normal(0, 0.5, (V, D)).astype("float32"))
+        before, _ = model.train_batch(batch, 0.025)
+        after, _ = model.train_batch(batch, 0.0)              # α = 0: the loss only
+        losses[damping] = (float(before), float(after))
+        assert np.isfinite(model.vectors()).all()
+    assert losses["none"][1] > losses["none"][0], losses
+    assert losses["proximal"][1] < losses["proximal"][0], losses
 
 
 def test_linear_decay():

@@ -99,7 +99,7 @@ def build_model(spec: Spec, data) -> SkipGram:
     """`SkipGram` sized to the vocabulary, with the linear decay over all epochs set."""
     m, t = spec.model, spec.training
     model = SkipGram(data.info["vocabulary_size"], m.dim, output_vectors=m.output, seed=t.seed,
-                     window=m.window, max_row_updates=m.max_row_updates, jit_compile=m.jit_compile)
+                     window=m.window, damping=m.damping, jit_compile=m.jit_compile)
     model.configure_schedule(data.info["words"] * t.epochs, t.learning_rate, t.min_learning_rate)
     model.compile(optimizer=keras.optimizers.SGD(learning_rate=t.learning_rate), jit_compile=False)
     return model

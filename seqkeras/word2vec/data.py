@@ -256,8 +256,8 @@ class SkipGramConfig:
     negatives: int = 5        # k negatives per positive pair
     sample: float = 1e-3      # subsampling threshold s (0: off)
     ns_exponent: float = 0.75 # noise distribution ∝ count^ns_exponent
-    batch_words: int = 8192   # raw words per batch (approximate: whole lines)
-    pad_targets: int = 1024   # tokens padded to a multiple of this (few compiled shapes)
+    batch_words: int = 2048   # raw words per batch (approximate: whole lines; see model._proximal)
+    pad_targets: int = 256    # tokens padded to a multiple of this (few compiled shapes)
     seed: int = 0
 
     def validate(self) -> None:

@@ -10,12 +10,15 @@ and its gradients (the lecture notes' update equations)::
     ∂L/∂c_pos = (σ(c_pos·w) − 1) w      ∂L/∂c_neg = σ(c_neg·w) w
     ∂L/∂w     = (σ(c_pos·w) − 1) c_pos + Σ_i σ(c_neg_i·w) c_neg_i
 
-`SkipGram.train_batch` applies them as plain SGD to the touched rows only
-(``scatter_add`` of `tf.IndexedSlices`): like word2vec, the updates of one batch are
-summed, not averaged, and the learning rate decays linearly with the words consumed
-(`train.linear_learning_rate`). The negatives of a target are shared by its positive
-pairs (see `data`), so the negative term of a target with ``n`` positives is computed
-once and weighted by ``n``: the loss is the same sum over pairs.
+`SkipGram.train_batch` applies them as SGD to the touched rows only (``scatter_add``
+of `tf.IndexedSlices`): like word2vec, the updates of one batch are summed, not
+averaged, and the learning rate α decays linearly with the words consumed
+(`train.linear_learning_rate`). Summing is what sequential SGD does for a row hit a
+few times; a row hit thousands of times in one batch (a very frequent word) takes the
+proximal step ``α / (1 + α·S_row)`` instead (`SkipGram._proximal`), ``S_row`` the
+summed curvature ``Σ σ(1−σ)‖y‖²`` of its terms. The negatives of a target are shared
+by its positive pairs (see `data`), so the negative term of a target with ``n``
+positives is computed once and weighted by ``n``: the loss is the same sum over pairs.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ import tensorflow as tf
 from seqkeras.word2vec import data as w2v_data
 
 OUTPUTS = ("W", "W+C")
+DAMPING = ("proximal", "none")
 
 
 class SkipGram(keras.Model):
@@ -40,9 +44,10 @@ class SkipGram(keras.Model):
         output_vectors: ``"W"`` (word2vec's and gensim's choice) or ``"W+C"``.
         seed: initialisation seed; W ~ U(−0.5/D, 0.5/D), C = 0 as in word2vec.
         window: L, the pipeline's largest window (the step unrolls the 2L offsets).
-        max_row_updates: M, the most summed gradient terms a row takes per batch at full
-            rate (`_damping`); 0 disables the cap. Large batches need it: without it
-            the summed updates of very frequent words diverge.
+        damping: ``"proximal"`` (default): each row's summed update is scaled by
+            ``1 / (1 + α·S_row)`` (`_proximal`), which keeps very frequent words from
+            diverging when a batch sums thousands of their updates; ``"none"``: plain
+            summed SGD (for tests and tiny batches).
         jit_compile: compile the train step with XLA (fuses the 2L shifted blocks;
             batches are padded to a few shapes, each compiled once).
 
@@ -53,7 +58,7 @@ class SkipGram(keras.Model):
     """
 
     def __init__(self, vocabulary_size: int, dim: int = 100, output_vectors: str = "W", seed: int = 0,
-                 window: int = 5, max_row_updates: float = 64.0, jit_compile: bool = True, **kwargs):
+                 window: int = 5, damping: str = "proximal", jit_compile: bool = True, **kwargs):
         super().__init__(**kwargs)
         if vocabulary_size < 1 or dim < 1:
             raise ValueError(f"vocabulary_size and dim must be ≥ 1, received {vocabulary_size}, {dim}")
@@ -62,7 +67,9 @@ class SkipGram(keras.Model):
         self.vocabulary_size, self.dim, self.output_vectors, self.seed = vocabulary_size, dim, output_vectors, seed
         self.use_jit = jit_compile
         self.window = window
-        self.max_row_updates = float(max_row_updates or 0.0)
+        if damping not in DAMPING:
+            raise ValueError(f"damping must be one of {DAMPING}, received {damping!r}")
+        self.damping = damping
         rng = np.random.default_rng(seed)
         init_w = rng.uniform(-0.5 / dim, 0.5 / dim, (vocabulary_size, dim)).astype(np.float32)
         self.target_embeddings = self.add_weight(
@@ -97,7 +104,8 @@ class SkipGram(keras.Model):
 
     def get_config(self):
         return {"vocabulary_size": self.vocabulary_size, "dim": self.dim, "output_vectors": self.output_vectors,
-                "seed": self.seed, "window": self.window, "max_row_updates": self.max_row_updates, "jit_compile": self.use_jit, "name": self.name}
+                "seed": self.seed, "window": self.window, "damping": self.damping,
+                "jit_compile": self.use_jit, "name": self.name}
 
     def call(self, ids):
         vectors = tf.gather(self.target_embeddings, ids)
@@ -121,50 +129,68 @@ class SkipGram(keras.Model):
                           tf.constant(learning_rate, tf.float32))
 
     def _train_batch(self, targets, rows, windows, negatives, learning_rate):
-        """The sparse SGD step. The context at offset o of token t is token t + o, so
-        positives are dense shifted blocks of ``C[targets]`` (no per-pair gathers)."""
+        """The sparse step. The context at offset o of token t is token t + o, so
+        positives are dense shifted blocks of ``C[targets]`` (no per-pair gathers).
+
+        Besides each term's gradient ``g·y`` (``y`` the vector on the other side of the
+        dot product), the step sums the term's curvature bound ``σ(1−σ)·‖y‖²`` into the
+        row it updates, for the proximal step size of `_proximal`."""
         W, C = self.target_embeddings.value, self.context_embeddings.value
         L = self.window
         masks = w2v_data.window_masks(rows, windows, L)             # [2L, T]
         w = tf.gather(W, targets)                                   # [T, D]
         c = tf.gather(C, targets)                                   # [T, D] each token as a context
+        w_sq = tf.reduce_sum(w * w, -1)                             # ‖w_t‖²
         c_pad = tf.pad(c, [[L, L], [0, 0]])
+        c_sq_pad = tf.pad(tf.reduce_sum(c * c, -1), [[L, L]])
         size = tf.shape(targets)[0]
         dw = tf.zeros_like(w)
         dc_pad = tf.zeros_like(c_pad)
+        curv_w = tf.zeros([size])                                   # Σ σ(1−σ)‖y‖² per token's W row
+        curv_c_pad = tf.zeros([size + 2 * L])                       # … per token's C row
         loss = tf.constant(0.0)
-        hits = tf.zeros([size + 2 * L])
         for i, offset in enumerate(w2v_data.offsets(L)):
             mask = masks[i]
+            shift = [[L + offset, L - offset]]
             c_o = c_pad[L + offset: L + offset + size]              # context of t: token t + o
             score = tf.reduce_sum(w * c_o, -1)
-            g = (1.0 - tf.sigmoid(score)) * mask                    # −∂L/∂score
+            p = tf.sigmoid(score)
+            g = (1.0 - p) * mask                                    # −∂L/∂score
+            h = p * (1.0 - p) * mask                                # ∂²L/∂score²
             dw += g[:, None] * c_o
-            update = tf.pad(g[:, None] * w, [[L + offset, L - offset], [0, 0]])
-            dc_pad += update
-            hits += tf.pad(mask, [[L + offset, L - offset]])
+            dc_pad += tf.pad(g[:, None] * w, shift + [[0, 0]])
+            curv_w += h * c_sq_pad[L + offset: L + offset + size]
+            curv_c_pad += tf.pad(h * w_sq, shift)
             loss -= tf.reduce_sum(tf.math.log_sigmoid(score) * mask)
         positives = tf.reduce_sum(masks, 0)                         # n_t
         c_neg = tf.gather(C, negatives)                             # [T, k, D]
         neg_scores = tf.einsum("td,tkd->tk", w, c_neg)
         # a negative equal to its target is skipped, as word2vec does
         neg_weight = positives[:, None] * tf.cast(negatives != targets[:, None], tf.float32)
-        g_neg = -tf.sigmoid(neg_scores) * neg_weight
+        p_neg = tf.sigmoid(neg_scores)
+        g_neg = -p_neg * neg_weight
+        h_neg = p_neg * (1.0 - p_neg) * neg_weight
         dw += tf.einsum("tk,tkd->td", g_neg, c_neg)
+        curv_w += tf.reduce_sum(h_neg * tf.reduce_sum(c_neg * c_neg, -1), -1)
         loss -= tf.reduce_sum(tf.math.log_sigmoid(-neg_scores) * neg_weight)
         dc = tf.concat([dc_pad[L: L + size], tf.reshape(g_neg[:, :, None] * w[:, None, :], [-1, self.dim])], 0)
         c_rows = tf.concat([targets, tf.reshape(negatives, [-1])], 0)
-        c_hits = tf.concat([hits[L: L + size], tf.reshape(neg_weight, [-1])], 0)
-        W.scatter_add(tf.IndexedSlices(learning_rate * self._damping(positives, targets) * dw, targets))
-        C.scatter_add(tf.IndexedSlices(learning_rate * self._damping(c_hits, c_rows) * dc, c_rows))
+        curv_c = tf.concat([curv_c_pad[L: L + size], tf.reshape(h_neg * w_sq[:, None], [-1])], 0)
+        W.scatter_add(tf.IndexedSlices(self._proximal(learning_rate, curv_w, targets) * dw, targets))
+        C.scatter_add(tf.IndexedSlices(self._proximal(learning_rate, curv_c, c_rows) * dc, c_rows))
         return loss, tf.reduce_sum(positives)
 
-    def _damping(self, hits, rows):
-        """Per-update factor ``min(1, M / h_row)``, ``h_row`` the row's gradient terms in
-        the batch (``M = max_row_updates``): a row hit more than M times (a frequent
-        word) moves by at most M summed terms, where sequential SGD would have
-        saturated; every other row gets the plain sum."""
-        if not self.max_row_updates:
-            return tf.ones_like(hits)[:, None]
-        total = tf.math.unsorted_segment_sum(hits, rows, self.vocabulary_size)
-        return tf.minimum(1.0, self.max_row_updates / tf.maximum(tf.gather(total, rows), 1.0))[:, None]
+    def _proximal(self, learning_rate, curvature, rows):
+        """Step size per update: ``α / (1 + α·S_row)``, ``S_row`` the row's summed
+        curvature bound over the batch (`_train_batch`).
+
+        This is the proximal (implicit) SGD step of the row's summed loss with its
+        Hessian bounded by its trace ``S``: plain summed SGD (α) where ``α·S ≪ 1`` (rare
+        words, small batches, late in training), and a step that cannot overshoot the
+        row's minimum where thousands of terms of a frequent word are summed in one
+        batch — what sequential SGD would reach by saturating — instead of diverging.
+        ``damping="none"`` gives α everywhere (diverges on real corpora)."""
+        if self.damping == "none":
+            return learning_rate
+        total = tf.math.unsorted_segment_sum(curvature, rows, self.vocabulary_size)
+        return (learning_rate / (1.0 + learning_rate * tf.gather(total, rows)))[:, None]

@@ -26,7 +26,7 @@ import dataclasses
 
 from seqkeras.pipeline.spec import PipelineSpec, SpecError, TrainingSpec
 from seqkeras.word2vec.data import STANDARDIZE
-from seqkeras.word2vec.model import OUTPUTS
+from seqkeras.word2vec.model import DAMPING, OUTPUTS
 
 
 @dataclasses.dataclass
@@ -37,8 +37,8 @@ class DataSpec:
     standardize: str = "words"         # "none" | "lower" | "words" (lower, no <br />, letters/digits/')
     min_count: int = 5                 # words seen fewer times are dropped before windowing
     max_vocabulary: int = 0            # 0 = no limit (the 2 reserved ids included)
-    batch_words: int = 8192            # raw words per training batch (whole lines)
-    pad_targets: int = 2048            # tokens per batch padded to a multiple of this
+    batch_words: int = 2048            # raw words per training batch (whole lines)
+    pad_targets: int = 256             # tokens per batch padded to a multiple of this
 
 
 @dataclasses.dataclass
@@ -51,7 +51,7 @@ class ModelSpec:
     ns_exponent: float = 0.75
     sample: float = 1e-3               # frequent-word subsampling threshold; 0 = off
     output: str = "W"                  # "W" | "W+C": the exported vectors
-    max_row_updates: float = 64.0      # per-batch cap on summed updates of one row (see model.py)
+    damping: str = "proximal"          # "proximal" | "none": step of rows hit many times per batch (model.py)
     jit_compile: bool = True
 
 
@@ -94,10 +94,8 @@ class Spec(PipelineSpec):
     def validate(self) -> None:
         super().validate()
         src, d, m = self.source, self.data, self.model
-        if d.standardize not in STANDARDIZE:
-            raise SpecError(src, "data.standardize", f"must be one of {list(STANDARDIZE)}, received {d.standardize!r}")
-        if m.output not in OUTPUTS:
-            raise SpecError(src, "model.output", f"must be one of {list(OUTPUTS)}, received {m.output!r}")
+        self.check_choices([("data.standardize", d.standardize, STANDARDIZE), ("model.output", m.output, OUTPUTS),
+                            ("model.damping", m.damping, DAMPING)])
         if not d.sources or not all(isinstance(s, str) and s for s in d.sources):
             raise SpecError(src, "data.sources", f"must be a non-empty list of file names, received {d.sources!r}")
         for key, value in (("data.min_count", d.min_count), ("data.batch_words", d.batch_words),
