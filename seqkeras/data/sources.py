@@ -7,6 +7,7 @@ bad input raises a `DataError` naming file and line, then reads them with tf.dat
 
 from __future__ import annotations
 
+import collections
 import csv
 import io
 import math
@@ -14,6 +15,7 @@ import os
 import pathlib
 from typing import Iterable, Sequence
 
+import numpy as np
 import tensorflow as tf
 
 from seqkeras.data import validation
@@ -186,17 +188,19 @@ def _conll_rows(lines: tf.Tensor, format: str, delimiter: str, token_column: int
 
     Comment, ``-DOCSTART-``, multiword-token and empty-node lines are dropped.
     """
-    if format == "conllu":
-        ids = tf.strings.split(lines, "\t", maxsplit=1).to_tensor("", shape=[None, 2])[:, 0]
-        skip = tf.strings.regex_full_match(lines, "#.*") | tf.strings.regex_full_match(ids, r"\d+[-.]\d+")
-    elif format == "conll2003":
-        skip = tf.strings.regex_full_match(lines, "-DOCSTART-.*")
-    else:
-        skip = tf.zeros_like(lines, tf.bool)
-    lines = tf.boolean_mask(lines, tf.logical_not(skip))
-    blank = tf.equal(tf.strings.length(tf.strings.strip(lines)), 0)
     width = max(token_column, tag_column) + 1
-    parts = tf.strings.split(lines, delimiter).to_tensor("", shape=[None, width])
+    # One split per line, only as far as the last column used (the rest stays joined).
+    parts = tf.strings.split(lines, delimiter, maxsplit=width).to_tensor("", shape=[None, width])
+    if format == "conllu":
+        skip = (tf.strings.substr(lines, 0, 1) == "#") | tf.strings.regex_full_match(parts[:, 0], r"\d+[-.]\d+")
+    elif format == "conll2003":
+        skip = tf.strings.substr(lines, 0, 10) == "-DOCSTART-"
+    else:
+        skip = None
+    if skip is not None:
+        keep = tf.logical_not(skip)
+        lines, parts = tf.boolean_mask(lines, keep), tf.boolean_mask(parts, keep)
+    blank = tf.equal(tf.strings.length(tf.strings.strip(lines)), 0)
     tokens = parts[:, token_column]
     if format == "wikiann":
         tokens = tf.strings.regex_replace(tokens, _LANGUAGE_PREFIX, "")
@@ -434,13 +438,21 @@ def _float_or_none(text: str) -> float | None:
 # ---------------------------------------------------------------------- interaction logs
 def interaction_log(path: PathLike, user_column: int = 0, item_column: int = 1,
                     time_column: int = 3, delimiter: str = "\t", header: bool = False,
-                    encoding_errors: str = "replace") -> tf.data.Dataset:
+                    encoding_errors: str = "replace", max_events_in_memory: int = 1 << 22) -> tf.data.Dataset:
     """Per-user chronological item sequences from a ``user item … time`` log.
 
     MovieLens ``u.data`` (``user<TAB>item<TAB>rating<TAB>unix_time``) is the default
     layout. Users come out in increasing id order; within a user, items are sorted
-    by time (ties keep file order). Grouping by user has to see the whole log, so
-    the ids (three int64 per interaction, not the text) are held until the end.
+    by time (ties keep file order).
+
+    Memory: a user's sequence is complete only at the end of an unsorted log, so
+    grouping must hold events. It is bounded: the checking pass counts the events
+    of each user (memory proportional to the number of users), then the users are
+    cut into ranges of consecutive ids holding at most `max_events_in_memory`
+    events each (a single larger user gets a range of its own), and each range is
+    one pass over the file that keeps only its users' (user, time, item) int64
+    triples, sorts them and emits them. A log that fits (MovieLens 100K: 1e5
+    events) is read once; a larger one is read once per range.
 
     Returns:
         `tf.data.Dataset` of ``{"user": int64[], "items": int64[n], "times": int64[n]}``.
@@ -454,6 +466,7 @@ def interaction_log(path: PathLike, user_column: int = 0, item_column: int = 1,
     rows = _csv_rows(path, delimiter, False, encoding_errors)
     if header:
         next(rows)
+    events_per_user: collections.Counter = collections.Counter()
     for line, fields in rows:
         if fields == [""]:
             continue
@@ -462,6 +475,7 @@ def interaction_log(path: PathLike, user_column: int = 0, item_column: int = 1,
                 raise DataError(path, line, f"expected at least {max(columns.values()) + 1} fields, found {len(fields)}")
             if not fields[index].strip().lstrip("-").isdigit():
                 raise DataError(path, line, f"{name} must be an integer, found {fields[index]!r}")
+        events_per_user[int(fields[user_column])] += 1
 
     lines = _line_dataset([path], [False])
     if header:
@@ -474,9 +488,34 @@ def interaction_log(path: PathLike, user_column: int = 0, item_column: int = 1,
         fields = tf.strings.split(lines, delimiter).to_tensor("")
         return tf.strings.to_number(tf.gather(fields, picked, axis=1), tf.int64)
 
-    # All (user, time, item) triples as one int64[N, 3] tensor, then one sort.
     log = lines.batch(_PARSE_CHUNK).map(parse, num_parallel_calls=tf.data.AUTOTUNE)
-    return log.unbatch().batch(tf.int64.max).flat_map(_user_sequences)
+    ranges = _user_ranges(events_per_user, max_events_in_memory)
+
+    def users_in(first, last):
+        """One pass: the (user, time, item) triples of users first..last as one int64[n, 3], one sort."""
+        mine = log.map(lambda t: tf.boolean_mask(t, (t[:, 0] >= first) & (t[:, 0] <= last)))
+        return mine.unbatch().batch(tf.int64.max).flat_map(_user_sequences)
+
+    if len(ranges) == 1:
+        return log.unbatch().batch(tf.int64.max).flat_map(_user_sequences)
+    return tf.data.Dataset.from_tensor_slices(np.array(ranges, np.int64)).flat_map(lambda r: users_in(r[0], r[1]))
+
+
+def _user_ranges(events_per_user: dict[int, int], budget: int) -> list[tuple[int, int]]:
+    """Consecutive user-id ranges with at most `budget` events each (or one user)."""
+    ranges, first, held = [], None, 0
+    for user in sorted(events_per_user):
+        count = events_per_user[user]
+        if first is not None and held + count > budget:
+            ranges.append((first, previous))
+            first, held = None, 0
+        if first is None:
+            first = user
+        held += count
+        previous = user
+    if first is not None:
+        ranges.append((first, previous))
+    return ranges or [(0, 0)]
 
 
 def _user_sequences(log: tf.Tensor) -> tf.data.Dataset:

@@ -21,6 +21,63 @@ from seqkeras.data.vocabulary import Vocabulary
 
 # The punctuation `keras.layers.TextVectorization` strips by default.
 PUNCTUATION_PATTERN = r'[!"#$%&()\*\+,\-\./:;<=>?@\[\\\]^_`{|}~\']'
+# Deleting whole runs in one replacement gives the same text with fewer RE2 edits.
+_PUNCTUATION_RUNS = PUNCTUATION_PATTERN + "+"
+
+
+def _bytes_of(flat: tf.Tensor) -> tf.Tensor:
+    """All bytes of a ``string[n]`` batch as one ``uint8`` vector (two copies, no per-string work)."""
+    return tf.io.decode_raw(tf.strings.reduce_join(flat), tf.uint8)
+
+
+def _rows_with(flat: tf.Tensor, flags: tf.Tensor) -> tf.Tensor:
+    """Indices ``int64[k, 1]`` of the strings of `flat` owning a flagged byte of `_bytes_of`."""
+    ends = tf.cumsum(tf.cast(tf.strings.length(flat), tf.int64))
+    return tf.unique(tf.searchsorted(ends, tf.where(flags)[:, 0], side="right"))[0][:, tf.newaxis]
+
+
+def lower_utf8(texts: tf.Tensor, _raw: tf.Tensor | None = None) -> tf.Tensor:
+    """``tf.strings.lower(texts, encoding="utf-8")``, with an ASCII fast path.
+
+    Unicode lower-casing (ICU, one string at a time) costs about 5x the ASCII
+    byte loop. The result is identical: ASCII-only strings are lowered byte-wise,
+    and only the strings with a byte >= 0x80 (any non-ASCII character, and
+    invalid UTF-8, which the Unicode path replaces with U+FFFD) take the Unicode
+    path. They are found with one vectorized pass over the batch's bytes. Any shape.
+    """
+    texts = tf.convert_to_tensor(texts, tf.string)
+    flat = tf.reshape(texts, [-1])
+    lowered = tf.strings.lower(flat)
+    raw = _bytes_of(flat) if _raw is None else _raw
+
+    def fix_non_ascii():
+        rows = _rows_with(flat, raw >= 128)
+        return tf.tensor_scatter_nd_update(lowered, rows,
+                                           tf.strings.lower(tf.gather_nd(flat, rows), encoding="utf-8"))
+
+    # reduce_max of no bytes is 0: an empty batch is ASCII.
+    lowered = tf.cond(tf.reduce_max(raw) >= 128, fix_non_ascii, lambda: lowered)
+    return tf.reshape(lowered, tf.shape(texts))
+
+
+_WHITESPACE = " \t\n\v\f\r"  # what `tf.strings.split(sep=None)` splits on (ASCII only)
+
+
+def split_whitespace(flat: tf.Tensor, _raw: tf.Tensor | None = None) -> tf.RaggedTensor:
+    """``tf.strings.split(flat)`` for ``string[n]``, about 2x faster on most text.
+
+    Splitting on one delimiter character is the split kernel's fast path; a batch
+    holding no tab, newline, vertical tab, form feed or carriage return (checked
+    on its bytes) takes it, others take the general whitespace split. Same tokens
+    either way: runs of ASCII whitespace separate tokens, empty tokens are dropped.
+    """
+    raw = _bytes_of(flat) if _raw is None else _raw
+    # One reduction: no byte <= 13 means no "\t\n\v\f\r" (the min of no bytes is 255).
+    delimiter = tf.where(tf.reduce_min(raw) <= 13, tf.constant(_WHITESPACE), tf.constant(" "))
+    parts = tf.raw_ops.StringSplit(input=flat, delimiter=delimiter, skip_empty=True)
+    # Row ids are sorted: the row splits are a binary search per row, not a count per token.
+    splits = tf.searchsorted(parts.indices[:, 0], tf.range(tf.size(flat, out_type=tf.int64) + 1), side="left")
+    return tf.RaggedTensor.from_row_splits(parts.values, tf.cast(splits, tf.int64), validate=False)
 
 
 class Tokenizer(tf.Module):
@@ -149,14 +206,23 @@ class WordTokenizer(Tokenizer):
 
     def standardize(self, texts: tf.Tensor) -> tf.Tensor:
         if self.lowercase:
-            texts = tf.strings.lower(texts, encoding="utf-8")
+            texts = lower_utf8(texts)
         if self.strip_punctuation:
-            texts = tf.strings.regex_replace(texts, PUNCTUATION_PATTERN, "")
+            texts = tf.strings.regex_replace(texts, _PUNCTUATION_RUNS, "")
         return texts
 
     def tokenize(self, texts) -> tf.RaggedTensor:
-        texts = self.standardize(tf.convert_to_tensor(texts, tf.string))
-        return tf.strings.split(texts, sep=None if self.split == "whitespace" else self.split)
+        texts = tf.convert_to_tensor(texts, tf.string)
+        if self.split != "whitespace" or texts.shape.rank != 1:
+            return tf.strings.split(self.standardize(texts), sep=None if self.split == "whitespace" else self.split)
+        # One pass over the batch's bytes serves both fast paths (lower-casing and
+        # punctuation never add or remove ASCII whitespace or non-ASCII bytes).
+        raw = _bytes_of(texts)
+        if self.lowercase:
+            texts = lower_utf8(texts, raw)
+        if self.strip_punctuation:
+            texts = tf.strings.regex_replace(texts, _PUNCTUATION_RUNS, "")
+        return split_whitespace(texts, raw)
 
 
 class CharacterTokenizer(Tokenizer):
@@ -177,5 +243,5 @@ class CharacterTokenizer(Tokenizer):
     def tokenize(self, texts) -> tf.RaggedTensor:
         texts = tf.convert_to_tensor(texts, tf.string)
         if self.lowercase:
-            texts = tf.strings.lower(texts, encoding="utf-8")
+            texts = lower_utf8(texts)
         return tf.strings.unicode_split(texts, "UTF-8", errors="replace")

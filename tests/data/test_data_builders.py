@@ -25,9 +25,34 @@ def test_language_model_windows_match_zaremba(n, batch_size, steps):
     assert got == zaremba_reference(ids, batch_size, steps)
 
 
+@pytest.mark.parametrize("n, batch_size, steps", [(103, 4, 5), (1000, 7, 3), (997, 20, 5), (400, 1, 10)])
+def test_streamed_language_model_windows_are_unchanged(n, batch_size, steps):
+    """Streaming (bounded memory) gives the in-memory windows, for every kind of id stream."""
+    ids = list(range(1, n + 1))
+    cuts = sorted(np.random.default_rng(n).choice(np.arange(1, n), size=12, replace=False).tolist())
+    lines = [ids[a:b] for a, b in zip([0] + cuts, cuts + [n])] + [[]]
+    expected = [(x.tolist(), y.tolist()) for x, y in language_model_windows(np.array(ids), batch_size, steps)
+                .as_numpy_iterator()]
+    assert expected == zaremba_reference(ids, batch_size, steps)
+    for stream in (tf.data.Dataset.from_tensor_slices(ids),                       # scalars
+                   tf.data.Dataset.from_generator(lambda: iter(lines), output_signature=tf.TensorSpec([None], tf.int64)),
+                   tf.data.Dataset.from_tensor_slices(tf.ragged.constant(lines)).ragged_batch(3)):  # ragged batches
+        windows = language_model_windows(stream, batch_size, steps)
+        assert int(windows.cardinality()) == len(expected)
+        for _ in range(2):                                                         # same windows every epoch
+            got = [(x.tolist(), y.tolist()) for x, y in windows.as_numpy_iterator()]
+            assert got == expected
+        # Row b of batch i + 1 continues row b of batch i; targets are inputs shifted by one.
+        for (x0, y0), (x1, _) in zip(got, got[1:]):
+            assert [r[1:] for r in x0] == [r[:-1] for r in y0]
+            assert [r[-1] for r in y0] == [r[0] for r in x1]
+
+
 def test_language_model_windows_too_short():
     with pytest.raises(ValueError, match="too few"):
         language_model_windows(np.arange(5), batch_size=4, bptt_length=3)
+    with pytest.raises(ValueError, match="too few"):
+        language_model_windows(tf.data.Dataset.range(5), batch_size=4, bptt_length=3)
 
 
 def test_token_stream_appends_eos_per_line(tmp_path):

@@ -133,6 +133,18 @@ def test_interaction_log_groups_users_chronologically(tmp_path):
         interaction_log(path)
 
 
+def test_interaction_log_bounded_passes_give_the_same_users(tmp_path):
+    rows = [(u, 100 * u + k, 1, (7 * k + u) % 5) for k in range(6) for u in (5, 1, 9, 3, 7, 2)][::-1]
+    path = tmp_path / "u.data"
+    path.write_text("".join("\t".join(map(str, r)) + "\n" for r in rows))
+    read = lambda **kw: [(e["user"], e["items"].tolist(), e["times"].tolist())
+                         for e in interaction_log(path, **kw).as_numpy_iterator()]
+    whole = read()
+    assert [u for u, _, _ in whole] == [1, 2, 3, 5, 7, 9]
+    for budget in (1, 6, 13, 1000):               # one user per pass, … , one pass
+        assert read(max_events_in_memory=budget) == whole
+
+
 def test_tfds_source_offline_with_mock_data():
     import tensorflow_datasets as tfds
 

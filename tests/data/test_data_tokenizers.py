@@ -52,3 +52,24 @@ def test_tokenizer_serves_from_a_saved_model(tmp_path):
     tf.saved_model.save(module, str(tmp_path / "tok"))
     loaded = tf.saved_model.load(str(tmp_path / "tok"))
     assert loaded.serve(tf.constant(TEXTS)).numpy().tolist() == expected
+
+
+def test_fast_paths_match_plain_tensorflow_ops():
+    """ASCII lower-casing and single-space splitting are shortcuts only: same tokens."""
+
+    texts = tf.constant(["The CAT\tsat\r\non  the MAT", "", "   ", "Élan ÀB x\x0bY", b"A\xffB c\xc3", "x\x01Y z",
+                         "Hi, there! (don't)", "İstanbul KELVIN \u212a"])
+    for batch in (texts, texts[:3], texts[6:7], texts[:0]):
+        for lowercase in (False, True):
+            for strip in (False, True):
+                standard = tf.strings.lower(batch, encoding="utf-8") if lowercase else batch
+                if strip:
+                    standard = tf.strings.regex_replace(standard, keras_punctuation(), "")
+                got = WordTokenizer(lowercase=lowercase, strip_punctuation=strip).tokenize(batch)
+                assert got.to_list() == tf.strings.split(standard).to_list()
+    assert CharacterTokenizer(lowercase=True).tokenize(texts).to_list() == \
+        tf.strings.unicode_split(tf.strings.lower(texts, encoding="utf-8"), "UTF-8", errors="replace").to_list()
+
+
+def keras_punctuation():
+    return r'[!"#$%&()\*\+,\-\./:;<=>?@\[\\\]^_`{|}~\']'
