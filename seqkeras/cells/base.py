@@ -219,6 +219,13 @@ class RecurrentCell(keras.layers.Layer):
         output, new_states = self.transition(projected, recurrent, states, recurrent_mask)
         return output, new_states, []
 
+    def step_cache(self, projected, recurrent, states, cache=None) -> list:
+        """`cache` as given, or recomputed with `transition_with_cache` when None
+        (a caller of `transition_gradient` that kept no cache)."""
+        if cache is None:
+            _, _, cache = self.transition_with_cache(projected, recurrent, states)
+        return cache
+
     def transition_gradient(
         self,
         projected,

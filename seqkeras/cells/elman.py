@@ -57,8 +57,7 @@ class ElmanCell(RecurrentCell):
         cache=None,
     ):
         """Analytic derivative: d(Wx + Uh + b) = dh ⊙ f'(·), written via h = f(·) (cached)."""
-        if cache is None:
-            _, _, cache = self.transition_with_cache(projected, recurrent, states)
+        cache = self.step_cache(projected, recurrent, states, cache)
         (h,) = cache
         d_h = d_output + d_new_states[0]
         d_pre = {

@@ -135,8 +135,7 @@ class GRUCell(RecurrentCell):
             return super().transition_gradient(
                 projected, recurrent, states, d_output, d_new_states, recurrent_mask, variables
             )
-        if cache is None:
-            _, _, cache = self.transition_with_cache(projected, recurrent, states)
+        cache = self.step_cache(projected, recurrent, states, cache)
         z, r, candidate, recurrent_h = cache
         h_prev = states[0]
         # h = z ⊙ h_{t-1} + (1 − z) ⊙ h̃

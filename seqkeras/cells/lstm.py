@@ -249,8 +249,7 @@ class LSTMCell(RecurrentCell):
             return super().transition_gradient(
                 projected, recurrent, states, d_output, d_new_states, recurrent_mask, variables
             )
-        if cache is None:
-            _, _, cache = self.transition_with_cache(projected, recurrent, states)
+        cache = self.step_cache(projected, recurrent, states, cache)
         opt = self.options
         saved = dict(zip(self._cache_names, cache))
         c_prev = states[1]

@@ -85,8 +85,7 @@ class RANCell(RecurrentCell):
         cache=None,
     ):
         """Analytic derivative of `transition`, from the cache and c_{t-1}."""
-        if cache is None:
-            _, _, cache = self.transition_with_cache(projected, recurrent, states)
+        cache = self.step_cache(projected, recurrent, states, cache)
         content, i, f = cache[:3]
         c_prev = states[1]
         d_h = d_output + d_new_states[0]
