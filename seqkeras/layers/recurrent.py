@@ -193,7 +193,9 @@ class Recurrent(keras.layers.Layer):
             recurrent_mask = keras.random.dropout(
                 ops.ones_like(states[0]), self.recurrent_dropout, seed=self.seed_generator
             )
-        projected = tf.transpose(self.cell.project_inputs(inputs), [1, 0, 2])
+        # Time-major before projecting: the input is narrower than its projection
+        # (D vs 4·units for an LSTM), so its transpose and its gradient's move less.
+        projected = self.cell.project_inputs(tf.transpose(inputs, [1, 0, 2]))
         time_mask = None if mask is None else tf.transpose(tf.cast(mask, tf.bool))
         outputs, final_states = run_recurrence(
             self.cell,
