@@ -7,10 +7,10 @@ from keras import ops
 from seqkeras.cells.base import RecurrentCell
 from seqkeras.layers.recurrence import run_recurrence
 
-# jit_compile="auto" compiles the loop with XLA up to this static batch size. Since the
-# backward pass reads the activations the forward saved (not recomputing them), XLA
-# wins at batch 64 too: bench/recurrent.py, 2×200 LSTM at batch 64 vs
-# keras.layers.LSTM, three runs: XLA 0.91–1.03×, no XLA 0.79–0.94×; GRU with XLA 1.17×.
+# jit_compile="auto" compiles the loop with XLA up to this static batch size.
+# bench/recurrent.py, 2×200 LSTM vs keras.layers.LSTM, three runs on 2 cores
+# (2026-12-02): batch 20, XLA 1.50–1.59× vs no XLA 1.31–1.45×; batch 64 the two are
+# level (XLA 1.07–1.18×, no XLA 1.07–1.11×), so XLA stays on up to 64.
 JIT_AUTO_MAX_BATCH = 64
 
 
