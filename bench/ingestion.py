@@ -23,6 +23,7 @@ import argparse
 import gzip
 import os
 import pathlib
+import statistics
 import tempfile
 import time
 
@@ -50,18 +51,22 @@ def unpacked_size(path: pathlib.Path) -> int:
         return sum(len(chunk) for chunk in iter(lambda: f.read(1 << 20), b""))
 
 
-def timed(dataset: tf.data.Dataset, count_tokens) -> tuple[float, int]:
+def timed(dataset: tf.data.Dataset, count_tokens, repeats: int = 3) -> tuple[float, int]:
     """Seconds for one steady-state epoch of `dataset` and the tokens it delivered.
 
     A first, untimed epoch traces the tf.data functions and warms the OS file cache;
-    the second epoch is what every later training epoch costs.
+    the median of the next `repeats` epochs is what every later training epoch costs
+    (one epoch alone varied by ±20 % from run to run on a 2-core machine).
     """
     counts = dataset.map(lambda *e: tf.cast(count_tokens(e if len(e) > 1 else e[0]), tf.int64))
     epoch = lambda: int(counts.reduce(tf.constant(0, tf.int64), lambda total, n: total + n))
     epoch()
-    start = time.perf_counter()
-    tokens = epoch()
-    return time.perf_counter() - start, tokens
+    seconds = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        tokens = epoch()
+        seconds.append(time.perf_counter() - start)
+    return statistics.median(seconds), tokens
 
 
 def timed_epochs(dataset: tf.data.Dataset, count_tokens, epochs: int) -> list[tuple[float, int]]:
