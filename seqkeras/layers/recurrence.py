@@ -32,14 +32,14 @@ from tensorflow.python.eager import record  # stop_recording: as tf.custom_gradi
 
 
 def _column_blocks(kernel):
-    """Split a [K, N] kernel into column blocks, one per core (at most N / 128 of them).
+    """Split a [K, N] kernel into column blocks, one per core, none under 128 columns.
 
     A step's matmul is too small for one dot to spread over the cores (XLA's CPU dot
     runs it on one thread); independent dots over column blocks do run in parallel:
     on 2 cores, [64, 200]·[200, 800] as two [200, 400] blocks takes 0.55× the time.
     """
     width = kernel.shape[-1]
-    blocks = max(1, min(_CORES, -(-width // 128))) if width else 1
+    blocks = max(1, min(_CORES, -(-width // _MIN_BLOCK_WIDTH))) if width else 1
     if blocks == 1:
         return [kernel]
     edges = [width * i // blocks for i in range(blocks + 1)]
@@ -53,6 +53,7 @@ def _blocked_matmul(x, kernel_blocks):
     return tf.concat([tf.matmul(x, block) for block in kernel_blocks], axis=-1)
 
 
+_MIN_BLOCK_WIDTH = 128
 _CORES = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
 
 
