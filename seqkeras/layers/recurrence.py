@@ -39,7 +39,7 @@ def _column_blocks(kernel):
     on 2 cores, [64, 200]·[200, 800] as two [200, 400] blocks takes 0.55× the time.
     """
     width = kernel.shape[-1]
-    blocks = max(1, min(_CORES, -(-width // _MIN_BLOCK_WIDTH))) if width else 1
+    blocks = max(1, min(_threads(), -(-width // _MIN_BLOCK_WIDTH))) if width else 1
     if blocks == 1:
         return [kernel]
     edges = [width * i // blocks for i in range(blocks + 1)]
@@ -55,6 +55,11 @@ def _blocked_matmul(x, kernel_blocks):
 
 _MIN_BLOCK_WIDTH = 128
 _CORES = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+
+
+def _threads():
+    """TensorFlow's intra-op thread count (0, its default, means one per core)."""
+    return tf.config.threading.get_intra_op_parallelism_threads() or _CORES
 
 
 def _where(mask, new, old):
