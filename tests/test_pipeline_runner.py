@@ -50,6 +50,7 @@ validation_steps = 1
 [tuning.space]
 "model.cell" = ["gru", "lstm:cifg"]
 "model.units" = [4, 8]
+"model.tie_embeddings" = [true, false]
 """)
     return spec
 
@@ -111,7 +112,8 @@ def test_tuner_resumes_and_summarises(tiny, tmp_path):
     best = tuning.tune(more, data, paths, verbose=0)       # same directory: keeps trial 0
     trials = list((paths.tuner / "search").glob("trial_*"))
     assert len(trials) == 2
-    assert set(best) == {"model.cell", "model.units"}
+    assert set(best) == {"model.cell", "model.units", "model.tie_embeddings"}
+    assert isinstance(best["model.tie_embeddings"], bool)  # keras-tuner stores a bool Choice as 1/0
     assert json.loads(paths.best_hyperparameters.read_text()) == best
     assert (paths.root / "tuning_summary.md").read_text().count("COMPLETED") == 2
     assert (paths.root / "tuning_trials.png").is_file()

@@ -43,7 +43,7 @@ class SpecHyperModel(keras_tuner.HyperModel):
         values = {}
         for key, space in self.spec.tuning.space.items():
             if isinstance(space, list):
-                values[key] = hp.Choice(key, space)
+                values[key] = spec_value(space, hp.Choice(key, space))
                 continue
             low, high = space["min"], space["max"]
             sampling = space.get("sampling", "linear")
@@ -106,14 +106,28 @@ def tune(spec, data, paths, verbose="auto") -> dict:
     else:
         tuner.search(**fit_kwargs)
     best = tuner.get_best_hyperparameters(1)
-    values = {k: _plain(v) for k, v in best[0].values.items() if k in spec.tuning.space} if best else {}
+    space = spec.tuning.space
+    values = {k: spec_value(space[k], v) for k, v in best[0].values.items() if k in space} if best else {}
     paths.best_hyperparameters.write_text(json.dumps(values, indent=2))
     write_summary(tuner, spec, paths)
     return values
 
 
-def _plain(value):
-    return value.item() if hasattr(value, "item") else value
+def spec_value(space, value):
+    """A value keras-tuner returns, as the spec wrote it.
+
+    keras-tuner stores a ``Choice`` among booleans as 1/0 (and may hand back NumPy
+    scalars); the spec's typed fields want the listed value itself (``true``).
+    """
+    value = value.item() if hasattr(value, "item") else value
+    if isinstance(space, list):
+        for option in space:
+            if option == value and isinstance(option, bool) == isinstance(value, bool):
+                return option
+        for option in space:
+            if option == value:
+                return option
+    return value
 
 
 def trial_rows(tuner, spec) -> list[dict]:
@@ -123,7 +137,7 @@ def trial_rows(tuner, spec) -> list[dict]:
         score = trial.score
         row = {"trial": trial.trial_id, "status": trial.status,
                "score": None if score is None or (isinstance(score, float) and math.isnan(score)) else float(score)}
-        row.update({k: _plain(trial.hyperparameters.values.get(k)) for k in spec.tuning.space})
+        row.update({k: spec_value(space, trial.hyperparameters.values.get(k)) for k, space in spec.tuning.space.items()})
         rows.append(row)
     sign = 1 if spec.tuning.direction == "min" else -1
     rows.sort(key=lambda r: (r["score"] is None, sign * (r["score"] or 0.0)))
