@@ -12,7 +12,10 @@ written by hand (`tf.custom_gradient`) the way cuDNN and oneDNN do it:
   tanh(c), so the reverse step recomputes no activation) or, for cells without one,
   the recurrent projection U·h, from which the derivative recomputes the step;
 - dU, the recurrent bias and the input projection's gradient are each ONE matmul
-  or sum over the whole sequence after the loop, instead of T small ones.
+  or sum over the whole sequence after the loop (outside any XLA function), instead
+  of T small ones;
+- the in-loop matmuls (U·h forward, dz·Uᵀ reverse) are split into column blocks, one
+  per core: one small dot runs on one thread, independent dots run side by side.
 
 Elementwise work is where time goes once matmuls are hoisted: a step is a few dozen
 small elementwise ops. Two XLA modes fuse them (`jit_compile`):
@@ -29,6 +32,14 @@ import weakref
 
 import tensorflow as tf
 from tensorflow.python.eager import record  # stop_recording: as tf.custom_gradient uses it
+
+_MIN_BLOCK_WIDTH = 128
+_CORES = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+
+
+def _threads():
+    """TensorFlow's intra-op thread count (0, its default, means one per core)."""
+    return tf.config.threading.get_intra_op_parallelism_threads() or _CORES
 
 
 def _column_blocks(kernel):
@@ -51,15 +62,6 @@ def _blocked_matmul(x, kernel_blocks):
     if len(kernel_blocks) == 1:
         return tf.matmul(x, kernel_blocks[0])
     return tf.concat([tf.matmul(x, block) for block in kernel_blocks], axis=-1)
-
-
-_MIN_BLOCK_WIDTH = 128
-_CORES = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-
-
-def _threads():
-    """TensorFlow's intra-op thread count (0, its default, means one per core)."""
-    return tf.config.threading.get_intra_op_parallelism_threads() or _CORES
 
 
 def _where(mask, new, old):
