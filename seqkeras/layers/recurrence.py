@@ -27,11 +27,13 @@ small elementwise ops. Two XLA modes fuse them (`jit_compile`):
    compiled, into one kernel each, while U·h stays a oneDNN matmul.
 """
 
+import itertools
 import os
 import weakref
 
 import tensorflow as tf
 from tensorflow.python.eager import record  # stop_recording: as tf.custom_gradient uses it
+
 
 _MIN_BLOCK_WIDTH = 128
 _CORES = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
@@ -54,7 +56,7 @@ def _column_blocks(kernel):
     if blocks == 1:
         return [kernel]
     edges = [width * i // blocks for i in range(blocks + 1)]
-    return [kernel[:, start:stop] for start, stop in zip(edges, edges[1:])]
+    return [kernel[:, start:stop] for start, stop in itertools.pairwise(edges)]
 
 
 def _blocked_matmul(x, kernel_blocks):
