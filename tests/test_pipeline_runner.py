@@ -131,3 +131,17 @@ def test_time_budget_counts_the_time_a_resumed_run_already_spent():
     assert len(fresh.history["loss"]) == 3
     resumed = model.fit(x, x[:, :1], epochs=3, verbose=0, callbacks=[TimeBudget(minutes=10, spent_seconds=601)])
     assert len(resumed.history["loss"]) == 1               # the budget was already used up
+
+
+def test_tensorboard_logs_batch_level_loss(tmp_path, monkeypatch):
+    import tensorflow as tf
+
+    monkeypatch.setattr(runner, "TENSORBOARD_BATCH_INTERVAL", 2)
+    x = keras.ops.ones((8, 2))
+    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+    model.compile("sgd", "mse")
+    model.fit(x, x[:, :1], batch_size=2, epochs=1, verbose=0,
+              callbacks=runner.tensorboard_callbacks(tmp_path / "logs"))
+    tags = {value.tag for path in (tmp_path / "logs").rglob("events.out.tfevents.*")
+            for event in tf.compat.v1.train.summary_iterator(str(path)) for value in event.summary.value}
+    assert "batch_loss" in tags and "epoch_loss" in tags

@@ -92,7 +92,13 @@ def tensorboard_callbacks(log_dir) -> list[keras.callbacks.Callback]:
     except ImportError:
         print("note: tensorboard is not installed; no TensorBoard logs (pip install tensorboard)")
         return []
-    return [keras.callbacks.TensorBoard(str(log_dir), write_graph=False, profile_batch=0)]
+    # Batch-level loss every 100 steps as well: an epoch's running mean can hide a
+    # collapse late in the epoch; the batch curve shows when it happened.
+    return [keras.callbacks.TensorBoard(str(log_dir), write_graph=False, profile_batch=0,
+                                        update_freq=TENSORBOARD_BATCH_INTERVAL)]
+
+
+TENSORBOARD_BATCH_INTERVAL = 100
 
 
 def train(spec, data, paths: RunPaths, epochs: int | None = None, verbose: int | str = "auto",
