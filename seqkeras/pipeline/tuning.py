@@ -121,12 +121,7 @@ def spec_value(space, value):
     """
     value = value.item() if hasattr(value, "item") else value
     if isinstance(space, list):
-        for option in space:
-            if option == value and isinstance(option, bool) == isinstance(value, bool):
-                return option
-        for option in space:
-            if option == value:
-                return option
+        return next((option for option in space if option == value), value)
     return value
 
 
