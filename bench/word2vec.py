@@ -2,7 +2,9 @@
 
 Both train on the same prepared text file (one line per sentence, lower-cased words),
 with the same settings (skip-gram, 5 negatives, window 5, 100 dimensions, min_count 5,
-sample 1e-3, linear decay 0.025 → 0.0001·0.025), for the same number of epochs.
+sample 1e-3, linear decay α₀ → 0.0001·α₀), for the same number of epochs; α₀ is each
+side's default (gensim 0.025, seqkeras `model.LEARNING_RATE`, 0.1: its summed batch
+step learns best there; `--learning-rate` overrides seqkeras's).
 Epochs are interleaved (gensim epoch 1, seqkeras epoch 1, gensim epoch 2, …) so that a
 shared, loaded machine slows both alike; each side's learning rate follows its own
 whole-run schedule. Reported: raw corpus words per wall second and per CPU second
@@ -44,11 +46,10 @@ def main(argv=None):
     parser.add_argument("--every", type=int, default=1, help="use only every N-th line (a spread-out slice)")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--batch-words", type=int, default=None, help="default: SkipGramConfig's")
-    parser.add_argument("--pad-targets", type=int, default=None, help="default: SkipGramConfig's")
     parser.add_argument("--damping", default="proximal", choices=["proximal", "none"])
+    parser.add_argument("--learning-rate", type=float, default=None, help="seqkeras α₀ (default: its own)")
     args = parser.parse_args(argv)
 
-    import numpy as np
     from gensim.models import KeyedVectors, Word2Vec
     from gensim.models.word2vec import LineSentence
 
@@ -77,7 +78,10 @@ def main(argv=None):
                     dst.write(line)
         corpus = small
 
-    E, lr0, lr_min = args.epochs, 0.025, 0.0001 * 0.025
+    from seqkeras.word2vec.model import LEARNING_RATE
+
+    E, lr0, lr_min = args.epochs, 0.025, 0.0001 * 0.025                # gensim's defaults
+    ours0 = args.learning_rate or LEARNING_RATE
     results = {"gensim": {"train_s": 0.0, "cpu_s": 0.0}, "seqkeras": {"train_s": 0.0, "cpu_s": 0.0}}
 
     # ---- vocabularies (timed apart from training)
@@ -94,8 +98,6 @@ def main(argv=None):
     config = w2v_data.SkipGramConfig(window=5, negatives=5, sample=1e-3, seed=args.seed)
     if args.batch_words:
         config.batch_words = args.batch_words
-    if args.pad_targets:
-        config.pad_targets = args.pad_targets
     model = SkipGram(len(vocab), 100, seed=args.seed, damping=args.damping)
     results["seqkeras"]["vocab_s"] = time.perf_counter() - t0
     print(f"corpus {corpus}: {stats.lines} lines, {raw_words} words; vocabulary gensim "
@@ -109,8 +111,8 @@ def main(argv=None):
                      start_alpha=a0, end_alpha=a1)
         g_wall, g_cpu = time.perf_counter() - t0, time.process_time() - c0
         t0, c0 = time.perf_counter(), time.process_time()
-        report = train(model, lines, vocab, stats, config, epochs=E, learning_rate=lr0,
-                       min_learning_rate=lr_min, standardize_mode="none", verbose=0,
+        report = train(model, lines, vocab, stats, config, epochs=E, learning_rate=ours0,
+                       min_learning_rate=ours0 * 1e-4, standardize_mode="none", verbose=0,
                        epoch_range=(epoch, epoch + 1))
         s_wall, s_cpu = time.perf_counter() - t0, time.process_time() - c0
         for side, wall, cpu in (("gensim", g_wall, g_cpu), ("seqkeras", s_wall, s_cpu)):
@@ -161,8 +163,8 @@ def main(argv=None):
     print("\n" + text)
     (work / "results.json").write_text(json.dumps(results, indent=2))
     (work / "results.md").write_text(f"corpus: {corpus} ({raw_words:,} words, {stats.lines:,} lines), "
-                                     f"epochs {E}, workers {args.workers}, batch_words {config.batch_words}, "
-                                     f"pad_targets {config.pad_targets}, damping {args.damping}\n\n{text}\n")
+                                     f"epochs {E}, workers {args.workers}, batch_words {config.batch_words}, seqkeras α₀ {ours0}, "
+                                     f"damping {args.damping}\n\n{text}\n")
     return 0
 
 

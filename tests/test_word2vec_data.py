@@ -23,11 +23,10 @@ def _zipf_lines(n_lines=200, length=30, vocab=50, seed=0):
     return [" ".join(f"w{i}" for i in rng.choice(vocab, length, p=p)) for _ in range(n_lines)]
 
 
-def _batches(path, config, epoch=0, min_count=1, per_batch=16):
+def _batches(path, config, epoch=0, min_count=1):
     lines = w2v.corpus_lines(str(path))
     vocab, stats = w2v.build_vocabulary(lines, min_count=min_count, standardize_mode="none")
-    ds = w2v.skipgram_batches(lines, vocab, config, epoch=epoch, lines_per_batch=per_batch,
-                              standardize_mode="none", pad=False)
+    ds = w2v.skipgram_batches(lines, vocab, config, epoch=epoch, standardize_mode="none", pad=False)
     return vocab, stats, [{k: v.numpy() for k, v in b.items()} for b in ds]
 
 
@@ -66,6 +65,35 @@ def test_subsampling_rate_matches_formula(tmp_path):
         rate = kept[i] / n
         assert abs(rate - keep[i]) < 4 * np.sqrt(keep[i] * (1 - keep[i]) / n) + 1e-9, (word, rate, keep[i])
     assert sum(int(b["words"]) for b in batches) == stats.words
+
+
+@pytest.mark.parametrize("pad", [False, True])
+def test_batches_cut_the_token_stream_into_fixed_sizes(tmp_path, pad):
+    """Without subsampling the batches are the corpus's in-vocabulary tokens in order,
+    `batch_words` at a time (the last one padded when asked), with line numbers that
+    restart at each batch and change exactly where the corpus's lines do."""
+    rng = np.random.default_rng(4)
+    text = [" ".join(f"w{i}" for i in rng.integers(0, 30, rng.integers(1, 40))) for _ in range(150)]
+    text[7] = "rare " + text[7]                                  # below min_count: dropped
+    path = _corpus(tmp_path, text)
+    config = w2v.SkipGramConfig(sample=0.0, batch_words=100, seed=0)
+    lines = w2v.corpus_lines(str(path))
+    vocab, stats = w2v.build_vocabulary(lines, min_count=2, standardize_mode="none")
+    batches = [{k: v.numpy() for k, v in b.items()}
+               for b in w2v.skipgram_batches(lines, vocab, config, standardize_mode="none", pad=pad)]
+    ids = [vocab.id(w) for line in text for w in line.split() if vocab.id(w) > 1]
+    line_of = [n for n, line in enumerate(text) for w in line.split() if vocab.id(w) > 1]
+    real = [b["rows"] >= 0 for b in batches]
+    assert all(len(b["targets"]) == 100 for b in batches[:-1])
+    assert len(batches[-1]["targets"]) == (100 if pad else len(ids) - 100 * (len(batches) - 1))
+    np.testing.assert_array_equal(np.concatenate([b["targets"][m] for b, m in zip(batches, real)]), ids)
+    assert sum(int(b["words"]) for b in batches) == stats.words == len(ids)
+    start = 0
+    for b, m in zip(batches, real):
+        expected = np.array(line_of[start: start + m.sum()])
+        np.testing.assert_array_equal(b["rows"][m], expected - expected[0])
+        start += m.sum()
+    assert not pad or (batches[-1]["windows"][~real[-1]] == 0).all()
 
 
 def test_dynamic_window_is_uniform_and_pairs_follow_it(tmp_path):

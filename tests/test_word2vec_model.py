@@ -8,41 +8,47 @@ import pytest
 import tensorflow as tf
 
 from seqkeras.word2vec import data as w2v
-from seqkeras.word2vec.model import SkipGram
+from seqkeras.word2vec.model import BLOCK, SkipGram
 from seqkeras.word2vec.train import linear_learning_rate, train
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
 
 
-def _reference_step(W, C, batch, lr, L, proximal=False):
-    """Per-pair loop over the lecture's update equations (negatives shared per target);
-    `proximal`: each row's summed update scaled by 1 / (1 + lr·Σ σ(1−σ)‖y‖²)."""
+def _reference_step(W, C, batch, lr, L, block, proximal=False):
+    """Per-pair loop over the lecture's update equations, with the negatives of each
+    block of `block` consecutive targets pooled: a target with n positive pairs meets
+    every negative of its block with weight n / block. `proximal`: each row's summed
+    update scaled by 1 / (1 + lr·Σ σ(1−σ)‖y‖²)."""
     dW, dC = np.zeros_like(W), np.zeros_like(C)
     sW, sC = np.zeros(len(W)), np.zeros(len(C))
     t, rows, win, neg = batch["targets"], batch["rows"], batch["windows"], batch["negatives"]
     sig = lambda x: 1 / (1 + np.exp(-x))  # noqa: E731
     loss = 0.0
     for i in range(len(t)):
+        w = W[t[i]]
+        n = 0
         for o in w2v.offsets(L):
             j = i + o
             if rows[i] < 0 or not 0 <= j < len(t) or rows[j] != rows[i] or abs(o) > win[i]:
                 continue
-            w, c = W[t[i]], C[t[j]]
+            n += 1
+            c = C[t[j]]
             p = sig(c @ w)
             loss -= np.log(p)
             dC[t[j]] += (1 - p) * w
             dW[t[i]] += (1 - p) * c
             sC[t[j]] += p * (1 - p) * (w @ w)
             sW[t[i]] += p * (1 - p) * (c @ c)
-            for n in neg[i]:
-                if n == t[i]:
-                    continue
-                p = sig(C[n] @ w)
-                loss -= np.log(1 - p)
-                dC[n] -= p * w
-                dW[t[i]] -= p * C[n]
-                sC[n] += p * (1 - p) * (w @ w)
-                sW[t[i]] += p * (1 - p) * (C[n] @ C[n])
+        start = i // block * block
+        for m in neg[start: start + block].ravel():
+            if m == t[i] or m == 0:
+                continue
+            p = sig(C[m] @ w)
+            loss -= n / block * np.log(1 - p)
+            dC[m] -= n / block * p * w
+            dW[t[i]] -= n / block * p * C[m]
+            sC[m] += n / block * p * (1 - p) * (w @ w)
+            sW[t[i]] += n / block * p * (1 - p) * (C[m] @ C[m])
     if not proximal:
         sW[:], sC[:] = 0.0, 0.0
     return W + (lr / (1 + lr * sW))[:, None] * dW, C + (lr / (1 + lr * sC))[:, None] * dC, loss
@@ -60,12 +66,34 @@ def test_step_matches_reference(damping):
              "windows": np.array([1, 2, 2, 1, 2, 1, 2, 0], np.int32),
              "negatives": rng.integers(2, V, (8, 3)).astype(np.int32)}
     batch["negatives"][0, 0] = 2                              # equals its target: skipped
-    W1, C1, loss_ref = _reference_step(W0, C0, batch, 0.1, L, proximal=damping == "proximal")
+    W1, C1, loss_ref = _reference_step(W0, C0, batch, 0.1, L, BLOCK, proximal=damping == "proximal")
     loss, pairs = model.train_batch({k: tf.constant(v) for k, v in batch.items()}, 0.1)
     np.testing.assert_allclose(model.target_embeddings.numpy(), W1, atol=1e-5)
     np.testing.assert_allclose(model.context_embeddings.numpy(), C1, atol=1e-5)
     np.testing.assert_allclose(float(loss), loss_ref, rtol=1e-5)
     assert int(pairs) == 14
+
+
+@pytest.mark.parametrize("jit", [False, True])
+def test_step_matches_reference_across_blocks(jit):
+    """A batch longer than the step's blocks (`model.BLOCK` tokens), lines that cross
+    block boundaries, the largest window, a ragged last block and padding."""
+    rng = np.random.default_rng(1)
+    V, D, L, T = 40, 6, 5, 3 * 32 + 7
+    model = SkipGram(V, D, window=L, jit_compile=jit)
+    model.context_embeddings.assign(rng.normal(0, 0.3, (V, D)).astype("float32"))
+    W0, C0 = model.target_embeddings.numpy(), model.context_embeddings.numpy()
+    rows = np.sort(rng.integers(0, 9, T)).astype(np.int32)
+    rows[-3:] = -1                                              # padding: id 0, no negatives
+    batch = {"targets": np.where(rows >= 0, rng.integers(2, V, T), 0).astype(np.int32), "rows": rows,
+             "windows": np.where(rows >= 0, rng.integers(1, L + 1, T), 0).astype(np.int32),
+             "negatives": np.where(rows[:, None] >= 0, rng.integers(2, V, (T, 5)), 0).astype(np.int32)}
+    batch["negatives"][5, 2] = batch["targets"][7]               # equals a target of its block: skipped for it
+    W1, C1, loss_ref = _reference_step(W0, C0, batch, 0.05, L, BLOCK, proximal=True)
+    loss, _ = model.train_batch({k: tf.constant(v) for k, v in batch.items()}, 0.05)
+    np.testing.assert_allclose(model.target_embeddings.numpy(), W1, atol=1e-5)
+    np.testing.assert_allclose(model.context_embeddings.numpy(), C1, atol=1e-5)
+    np.testing.assert_allclose(float(loss), loss_ref, rtol=1e-5)
 
 
 def test_proximal_step_does_not_overshoot_a_frequent_word():
@@ -104,7 +132,7 @@ def test_loss_decreases_on_tiny_corpus(tmp_path):
     path.write_text("\n".join(lines) + "\n")
     lines_ds = w2v.corpus_lines(str(path))
     vocab, stats = w2v.build_vocabulary(lines_ds, min_count=1, standardize_mode="none")
-    config = w2v.SkipGramConfig(window=3, sample=0.0, batch_words=1000, pad_targets=256, seed=0)
+    config = w2v.SkipGramConfig(window=3, sample=0.0, batch_words=1000, seed=0)
     model = SkipGram(len(vocab), 16, window=3, seed=0)
     report = train(model, lines_ds, vocab, stats, config, epochs=4, learning_rate=0.05,
                    standardize_mode="none", verbose=0)
@@ -128,8 +156,7 @@ def test_fit_path_and_spec(tmp_path):
         load_spec(bad)
     corpus = tmp_path / "c.txt"
     corpus.write_text("\n".join(["the cat sat on the mat", "the dog sat on the log"] * 20) + "\n")
-    spec = app.Spec(name="tiny", data=app.DataSpec(sources=[str(corpus)], min_count=1, batch_words=64,
-                                                   pad_targets=64),
+    spec = app.Spec(name="tiny", data=app.DataSpec(sources=[str(corpus)], min_count=1, batch_words=64),
                     model=app.ModelSpec(dim=8, window=2))
     spec.training.epochs = 2
     data = app.build_data(spec, tmp_path)

@@ -50,7 +50,7 @@ __all__ = ["CorpusStats", "DataSpec", "EvaluationSpec", "HyperModel", "ModelSpec
 def sampling_config(spec: Spec) -> SkipGramConfig:
     m, d = spec.model, spec.data
     return SkipGramConfig(window=m.window, negatives=m.negatives, sample=m.sample, ns_exponent=m.ns_exponent,
-                          batch_words=d.batch_words, pad_targets=d.pad_targets, seed=spec.training.seed)
+                          batch_words=d.batch_words, seed=spec.training.seed)
 
 
 def build_data(spec: Spec, data_dir=None, vocabulary_path=None):
@@ -70,10 +70,7 @@ def build_data(spec: Spec, data_dir=None, vocabulary_path=None):
         vocab.save(vocabulary_path)
     epoch = tf.Variable(0, dtype=tf.int64, trainable=False, name="word2vec_epoch")
     config = sampling_config(spec)
-    from seqkeras.word2vec.data import lines_per_batch
-    batches = skipgram_batches(lines, vocab, config, epoch=epoch,
-                               lines_per_batch=lines_per_batch(stats, config.batch_words),
-                               standardize_mode=spec.data.standardize, pad=spec.model.jit_compile)
+    batches = skipgram_batches(lines, vocab, config, epoch=epoch, standardize_mode=spec.data.standardize)
     info = {"vocabulary_size": len(vocab), "lines": stats.lines, "tokens": stats.tokens, "words": stats.words,
             "distinct": stats.distinct, "data_dir": str(data_dir), "vocabulary": vocab, "stats": stats,
             "lines_dataset": lines, "epoch": epoch}

@@ -13,15 +13,14 @@ so a run is reproducible whatever the parallelism:
 3. **Dynamic window**: every target draws its own window ``b ~ U{1..L}``; the pairs
    are (target, every word at distance ≤ b in the same line).
 4. **Negatives**: ``k`` words per target from the unigram distribution raised to
-   ``ns_exponent`` (0.75), by inverse-CDF search; the ``k`` negatives of a target are
-   shared by all its positive pairs ("per target"), so each positive pair still has
-   ``k`` negatives from unigram^0.75 but a batch gathers ``k`` context rows per
+   ``ns_exponent`` (0.75), by inverse-CDF search. The train step pools them per block
+   of consecutive targets (`model`), so a batch gathers ``k`` context rows per
    *target* instead of per pair (see `docs/word2vec.md`, "speed").
 
-A batch (dict) holds the subsampled tokens of a few lines, flattened:
+A batch (dict) holds ``batch_words`` consecutive tokens of the subsampled corpus:
 
 ``targets``   int32[T]     word ids; every token is a target and a context of its neighbours
-``rows``      int32[T]     the line of each token (−1: padding)
+``rows``      int32[T]     the line of each token, counted from the batch's first (−1: padding)
 ``windows``   int32[T]     each target's dynamic window b
 ``negatives`` int32[T, k]  negative context ids per target
 ``words``     int64[]      raw in-vocabulary words consumed (for the learning-rate decay)
@@ -29,18 +28,17 @@ A batch (dict) holds the subsampled tokens of a few lines, flattened:
 The pairs are not materialised: the context at offset ``o`` of token ``t`` is token
 ``t + o`` when `window_masks` says so, so the train step works on shifted dense
 ``[T, D]`` blocks instead of gathering a row per pair. Rows ``0`` and ``1`` of the
-vocabulary are the reserved ``<pad>``/``<unk>``; padding (to multiples of
-``pad_targets``, so the compiled step sees few shapes) uses id 0 and row −1.
+vocabulary are the reserved ``<pad>``/``<unk>``; padding (of the last batch, so the
+compiled step sees one shape) uses id 0 and row −1.
 """
 
 from __future__ import annotations
 
 import collections
 import dataclasses
-import math
 import os
 import pathlib
-from typing import Iterable, Sequence
+from typing import Sequence
 
 import numpy as np
 import tensorflow as tf
@@ -53,6 +51,7 @@ STANDARDIZE = ("none", "lower", "words")
 _BREAK_PATTERN = r"<br\s*/?>"
 _NON_WORD_PATTERN = r"[^\p{L}\p{N}']+"
 _COUNT_BATCH = 1024
+CHUNK_LINES = 64            # lines tokenized and subsampled together
 
 
 # ---------------------------------------------------------------------- sources
@@ -244,10 +243,6 @@ def window_pairs(batch: dict, max_window: int) -> np.ndarray:
     return np.concatenate(pairs, 0)
 
 
-def _round_up(n: tf.Tensor, multiple: int) -> tf.Tensor:
-    return (n + multiple - 1) // multiple * multiple
-
-
 @dataclasses.dataclass
 class SkipGramConfig:
     """Sampling options of the pipeline (defaults are word2vec's / gensim's)."""
@@ -256,12 +251,11 @@ class SkipGramConfig:
     negatives: int = 5        # k negatives per positive pair
     sample: float = 1e-3      # subsampling threshold s (0: off)
     ns_exponent: float = 0.75 # noise distribution ∝ count^ns_exponent
-    batch_words: int = 2048   # raw words per batch (approximate: whole lines; see model._proximal)
-    pad_targets: int = 256    # tokens padded to a multiple of this (few compiled shapes)
+    batch_words: int = 2048   # targets per batch: words kept by subsampling (see model._proximal)
     seed: int = 0
 
     def validate(self) -> None:
-        for name in ("window", "negatives", "batch_words", "pad_targets"):
+        for name in ("window", "negatives", "batch_words"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be ≥ 1, received {getattr(self, name)}")
         if self.sample < 0:
@@ -269,20 +263,25 @@ class SkipGramConfig:
 
 
 def skipgram_batches(lines: tf.data.Dataset, vocab: Vocabulary, config: SkipGramConfig,
-                     epoch: int = 0, lines_per_batch: int | None = None,
-                     standardize_mode: str = "words", pad: bool = True) -> tf.data.Dataset:
+                     epoch: int = 0, standardize_mode: str = "words", pad: bool = True) -> tf.data.Dataset:
     """Skip-gram training batches (see the module docstring for the fields).
+
+    Lines are read `CHUNK_LINES` at a time, tokenized, filtered by min_count and
+    subsampled; the kept tokens form one stream, cut into batches of exactly
+    ``config.batch_words`` targets (`tf.data.Dataset.rebatch`), so the train step sees
+    one shape. A line split between two batches loses the pairs that cross the cut
+    (at most L·(L+1) of a batch's ≈ L·batch_words pairs: 0.3 % at the defaults).
 
     Args:
         lines: dataset of ``string[]`` lines; each line is one sentence (windows do not
             cross lines).
         vocab: from `build_vocabulary`; ids ≥ 2 are words.
         config: `SkipGramConfig`.
-        epoch: mixed into the seed so each epoch samples afresh, reproducibly.
-        lines_per_batch: lines per batch (default: ``config.batch_words`` / mean line
-            length of the vocabulary pass is the caller's job; 64 when not given).
+        epoch: mixed into the seed so each epoch samples afresh, reproducibly (an int
+            or a ``tf.Variable`` read when each batch is made).
         standardize_mode: see `STANDARDIZE`.
-        pad: pad to fixed multiples (needed by the compiled train step).
+        pad: pad the last, shorter batch to ``batch_words`` (one shape for the
+            compiled step); padding has id 0, row −1 and window 0.
     """
     config.validate()
     counts = word_counts(vocab)
@@ -294,45 +293,51 @@ def skipgram_batches(lines: tf.data.Dataset, vocab: Vocabulary, config: SkipGram
     cdf = np.cumsum(negative_distribution(counts, config.ns_exponent))
     cdf = tf.constant(cdf / cdf[-1], tf.float64)
     last_id = len(vocab) - 1
-    window, k = config.window, config.negatives
+    window, k, size = config.window, config.negatives, config.batch_words
 
-    def make(index, batch):
-        # `epoch` may be a tf.Variable (set by a callback): read when each batch is made
-        base_seed = tf.stack([tf.constant(config.seed, tf.int64), tf.cast(epoch, tf.int64)])
-        seeds = tf.random.experimental.stateless_split(
-            tf.random.experimental.stateless_fold_in(base_seed, index), 3)
-        ids = table.lookup(tokenize(batch, standardize_mode))
+    def seed_for(stream, index):
+        # (seed, epoch) → one stream per use → one seed per chunk or batch
+        base = tf.stack([tf.constant(config.seed, tf.int64), tf.cast(epoch, tf.int64)])
+        return tf.random.experimental.stateless_fold_in(
+            tf.random.experimental.stateless_fold_in(base, stream), index)
+
+    def subsample(index, chunk):
+        ids = table.lookup(tokenize(chunk, standardize_mode))
         ids = tf.ragged.boolean_mask(ids, ids >= 0)                   # min_count filter
-        raw_words = tf.size(ids.flat_values, out_type=tf.int64)
-        draw = tf.random.stateless_uniform(tf.shape(ids.flat_values), seeds[0])
-        ids = tf.ragged.boolean_mask(ids, ids.with_flat_values(draw < tf.gather(keep, ids.flat_values)))
-        targets = ids.flat_values
-        rows = tf.cast(ids.value_rowids(), tf.int32)
-        size = tf.shape(targets)[0]
-        windows = tf.random.stateless_uniform([size], seeds[1], minval=1, maxval=window + 1, dtype=tf.int32)
-        uniform = tf.random.stateless_uniform([size, k], seeds[2], dtype=tf.float64)
-        negatives = tf.minimum(tf.cast(tf.searchsorted(cdf, tf.reshape(uniform, [1, -1]), side="right"),
-                                       tf.int32), last_id)
-        negatives = tf.reshape(negatives, [size, k])
-        out = {"targets": targets, "rows": rows, "windows": windows, "negatives": negatives,
-               "words": raw_words}
+        draw = tf.random.stateless_uniform(tf.shape(ids.flat_values), seed_for(0, index))
+        kept = tf.ragged.boolean_mask(ids, ids.with_flat_values(draw < tf.gather(keep, ids.flat_values)))
+        targets = kept.flat_values
+        n = tf.size(targets)
+        # raw words per kept token, the chunk's dropped words counted on its last token
+        dropped = tf.size(ids.flat_values, out_type=tf.int64) - tf.cast(n, tf.int64)
+        words = tf.ones([n], tf.int64) + tf.one_hot(n - 1, n, dtype=tf.int64) * dropped
+        rows = index * CHUNK_LINES + kept.value_rowids()              # global line number
+        return {"targets": targets, "rows": rows, "words": words}
+
+    def sample(index, batch):
+        targets = batch["targets"]
+        n = tf.shape(targets)[0]
+        rows = tf.cast(batch["rows"] - batch["rows"][0], tf.int32)
+        seeds = tf.random.experimental.stateless_split(seed_for(1, index), 2)
+        windows = tf.random.stateless_uniform([n], seeds[0], minval=1, maxval=window + 1, dtype=tf.int32)
+        uniform = tf.random.stateless_uniform([n * k], seeds[1], dtype=tf.float64)
+        negatives = tf.minimum(tf.cast(tf.searchsorted(cdf, uniform[None], side="right"), tf.int32), last_id)
+        out = {"targets": targets, "rows": rows, "windows": windows, "negatives": tf.reshape(negatives, [n, k]),
+               "words": tf.reduce_sum(batch["words"])}
         if pad:
-            extra = _round_up(size + 1, config.pad_targets) - size   # ≥ 1 padded token
+            extra = size - n
             out["targets"] = tf.pad(targets, [[0, extra]])
             out["rows"] = tf.pad(rows, [[0, extra]], constant_values=-1)
             out["windows"] = tf.pad(windows, [[0, extra]])
-            out["negatives"] = tf.pad(negatives, [[0, extra], [0, 0]])
+            out["negatives"] = tf.pad(out["negatives"], [[0, extra], [0, 0]])
         return out
 
-    return (lines.batch(lines_per_batch or 64).enumerate()
-            .map(make, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+    return (lines.batch(CHUNK_LINES).enumerate()
+            .map(subsample, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+            .rebatch(size)
+            .enumerate()
+            .map(sample, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
             .prefetch(tf.data.AUTOTUNE))
-
-
-def lines_per_batch(stats: CorpusStats, batch_words: int) -> int:
-    """Lines per batch so that a batch holds about `batch_words` raw words."""
-    mean = max(stats.tokens / max(stats.lines, 1), 1.0)
-    return max(1, int(round(batch_words / mean)))
 
 
 def prepare_corpus(sources: str | Sequence[str], output: str | os.PathLike,

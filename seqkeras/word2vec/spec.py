@@ -17,7 +17,7 @@ Example TOML (``pipelines/word2vec.toml``)::
 
     [training]
     epochs = 5
-    learning_rate = 0.025
+    learning_rate = 0.1
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ import dataclasses
 
 from seqkeras.pipeline.spec import PipelineSpec, SpecError, TrainingSpec
 from seqkeras.word2vec.data import STANDARDIZE
-from seqkeras.word2vec.model import DAMPING, OUTPUTS
+from seqkeras.word2vec.model import DAMPING, LEARNING_RATE, MIN_LEARNING_RATE, OUTPUTS
 
 
 @dataclasses.dataclass
@@ -37,8 +37,7 @@ class DataSpec:
     standardize: str = "words"         # "none" | "lower" | "words" (lower, no <br />, letters/digits/')
     min_count: int = 5                 # words seen fewer times are dropped before windowing
     max_vocabulary: int = 0            # 0 = no limit (the 2 reserved ids included)
-    batch_words: int = 2048            # raw words per training batch (whole lines)
-    pad_targets: int = 256             # tokens per batch padded to a multiple of this
+    batch_words: int = 2048            # targets (words kept by subsampling) per training batch
 
 
 @dataclasses.dataclass
@@ -60,8 +59,8 @@ class W2VTrainingSpec(TrainingSpec):
     """word2vec's plain SGD with linear decay (optimizer and schedule keys are ignored)."""
 
     optimizer: str = "sgd"
-    learning_rate: float = 0.025       # α₀, decayed linearly to min_learning_rate
-    min_learning_rate: float = 0.0000025
+    learning_rate: float = LEARNING_RATE         # α₀, decayed linearly to min_learning_rate
+    min_learning_rate: float = MIN_LEARNING_RATE
     epochs: int = 5
     batch_size: int = 1                # unused: batches are sized by data.batch_words
 
@@ -99,7 +98,7 @@ class Spec(PipelineSpec):
         if not d.sources or not all(isinstance(s, str) and s for s in d.sources):
             raise SpecError(src, "data.sources", f"must be a non-empty list of file names, received {d.sources!r}")
         for key, value in (("data.min_count", d.min_count), ("data.batch_words", d.batch_words),
-                           ("data.pad_targets", d.pad_targets), ("model.dim", m.dim),
+                           ("model.dim", m.dim),
                            ("model.window", m.window), ("model.negatives", m.negatives)):
             if value < 1:
                 raise SpecError(src, key, f"must be ≥ 1, received {value}")

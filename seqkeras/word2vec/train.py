@@ -12,11 +12,10 @@ import dataclasses
 import time
 
 import keras
-import numpy as np
 import tensorflow as tf
 
 from seqkeras.word2vec import data as w2v_data
-from seqkeras.word2vec.model import SkipGram
+from seqkeras.word2vec.model import LEARNING_RATE, MIN_LEARNING_RATE, SkipGram
 
 
 def linear_learning_rate(initial: float, minimum: float, done: float, total: float) -> float:
@@ -43,8 +42,8 @@ class TrainReport:
 
 
 def train(model: SkipGram, lines: tf.data.Dataset, vocab, stats: w2v_data.CorpusStats,
-          config: w2v_data.SkipGramConfig, epochs: int = 5, learning_rate: float = 0.025,
-          min_learning_rate: float = 1e-4 * 0.025, standardize_mode: str = "words",
+          config: w2v_data.SkipGramConfig, epochs: int = 5, learning_rate: float = LEARNING_RATE,
+          min_learning_rate: float = MIN_LEARNING_RATE, standardize_mode: str = "words",
           verbose: int = 1, epoch_range: tuple[int, int] | None = None) -> TrainReport:
     """Train `model` on `lines` for `epochs` passes.
 
@@ -68,15 +67,13 @@ def train(model: SkipGram, lines: tf.data.Dataset, vocab, stats: w2v_data.Corpus
     if model.vocabulary_size != len(vocab):
         raise ValueError(f"model has {model.vocabulary_size} rows but the vocabulary has {len(vocab)} ids")
     total = float(stats.words) * epochs
-    per_batch = w2v_data.lines_per_batch(stats, config.batch_words)
     first, stop = epoch_range or (0, epochs)
     done = first * stats.words
     consumed = pairs = 0
     history = []
     start = time.perf_counter()
     for epoch in range(first, stop):
-        batches = w2v_data.skipgram_batches(lines, vocab, config, epoch=epoch, lines_per_batch=per_batch,
-                                            standardize_mode=standardize_mode, pad=model.use_jit)
+        batches = w2v_data.skipgram_batches(lines, vocab, config, epoch=epoch, standardize_mode=standardize_mode)
         if model.window != config.window:
             raise ValueError(f"model.window={model.window} differs from config.window={config.window}")
         bar = keras.utils.Progbar(stats.words, stateful_metrics=["loss", "words/s", "lr"],
