@@ -158,15 +158,12 @@ class SkipGram(keras.Model):
     def _row_gradients(self, w, c, c_neg, targets, rows, windows, negatives):
         """Summed ascent directions (−∂L) for the gathered rows, and their curvatures.
 
-        The context at offset o of token t is token t + o, so the positive pairs of a
-        block of B consecutive tokens are a band of one small matrix product: the
-        scores ``w_block · c_extᵀ`` [B, B + 2L] against the block's tokens and L more on
-        each side, masked by `_band_mask` (same line, |o| ≤ the target's window). The
-        gradients are two more products with the masked band; the context rows'
-        gradients overlap between neighbouring blocks and are folded back (`_fold`).
-        Besides each term's gradient ``g·y`` (``y`` the vector on the other side of
-        the dot product), the step sums the term's curvature bound ``σ(1−σ)·‖y‖²`` into
-        the row it updates, for the proximal step size of `_proximal`.
+        Works on blocks of B consecutive tokens (`_Blocks`). The context at offset o of
+        token t is token t + o, so a block's positive pairs are a band of one small
+        matrix product (`_positive_terms`); its negatives are the k·B drawn for its
+        targets (`_negative_terms`). Besides each term's gradient ``g·y`` (``y`` the
+        vector on the other side of the dot product), the step sums the term's
+        curvature bound ``σ(1−σ)·‖y‖²`` into the row it updates, for `_proximal`.
 
         Args:
             w, c: float32[T, D], ``W[targets]`` and ``C[targets]``.
@@ -178,68 +175,13 @@ class SkipGram(keras.Model):
             then ``negatives`` of C), their curvatures [T] and [T + T·k], the summed
             loss and the number of positive pairs.
         """
-        L, B = self.window, self._block
-        size = tf.shape(targets)[0]
-        blocks = (size + B - 1) // B
-        extra = blocks * B - size
-
-        def by_block(x, fill=0):                                    # [T, …] → [n, B, …]
-            x = tf.pad(x, [[0, extra]] + [[0, 0]] * (x.shape.rank - 1), constant_values=fill)
-            return tf.reshape(x, tf.concat([[blocks, B], tf.shape(x)[1:]], 0))
-
-        def extended(x, fill=0):                                    # [T, …] → [n, B + 2L, …]
-            # block b's contexts are tokens bB − L … bB + B + L − 1
-            x = tf.pad(x, [[L, B - L + extra]] + [[0, 0]] * (x.shape.rank - 1), constant_values=fill)
-            shape = tf.concat([[blocks, B], tf.shape(x)[1:]], 0)
-            return tf.concat([tf.reshape(x[:blocks * B], shape),
-                              tf.reshape(x[B:], shape)[:, :2 * L]], 1)
-
-        w_b, c_ext = by_block(w), extended(c)                       # [n, B, D], [n, B + 2L, D]
-        mask = _band_mask(by_block(rows, -1), extended(rows, -2), by_block(windows), L)  # [n, B, B + 2L]
-        score = tf.matmul(w_b, c_ext, transpose_b=True)
-        p = tf.sigmoid(score)
-        g = (1.0 - p) * mask                                        # −∂L/∂score
-        h = p * (1.0 - p) * mask                                    # ∂²L/∂score²
-        w_sq = tf.reduce_sum(w * w, -1)                             # ‖w_t‖²
-        unblock = lambda x: tf.reshape(x, tf.concat([[blocks * B], tf.shape(x)[2:]], 0))[:size]
-        dw = unblock(tf.matmul(g, c_ext))
-        curv_w = unblock(tf.einsum("nij,nj->ni", h, extended(tf.reduce_sum(c * c, -1))))
-        dc_ctx = _fold(tf.matmul(g, w_b, transpose_a=True), L, size)
-        curv_ctx = _fold(tf.einsum("nij,ni->nj", h, by_block(w_sq)), L, size)
-        loss = -tf.reduce_sum(tf.math.log_sigmoid(score) * mask)
-        positives = unblock(tf.reduce_sum(mask, -1))                # n_t
-        # negatives: each target meets the k·B negatives drawn for its block, each
-        # weighted n_t / B (unbiased for k per positive pair; see the module docstring)
-        k = c_neg.shape[1]
-        neg_b = tf.reshape(by_block(negatives), [blocks, B * k])
-        c_neg_b = tf.reshape(by_block(c_neg), [blocks, B * k, self.dim])
-        # a negative equal to its target is skipped, as word2vec does; id 0 is padding
-        valid = (neg_b[:, None, :] != by_block(targets)[:, :, None]) & (neg_b[:, None, :] > 0)
-        weight = by_block(positives)[:, :, None] / B * tf.cast(valid, tf.float32)   # [n, B, B·k]
-        neg_score = tf.matmul(w_b, c_neg_b, transpose_b=True)
-        p_neg = tf.sigmoid(neg_score)
-        g_neg = -p_neg * weight
-        h_neg = p_neg * (1.0 - p_neg) * weight
-        dw += unblock(tf.matmul(g_neg, c_neg_b))
-        curv_w += unblock(tf.einsum("nij,nj->ni", h_neg, tf.reduce_sum(c_neg_b * c_neg_b, -1)))
-        loss -= tf.reduce_sum(tf.math.log_sigmoid(-neg_score) * weight)
-        dc_neg = tf.reshape(tf.matmul(g_neg, w_b, transpose_a=True), [-1, self.dim])[:size * k]
-        curv_neg = tf.reshape(tf.einsum("nij,ni->nj", h_neg, by_block(w_sq)), [-1])[:size * k]
-        dc = tf.concat([dc_ctx, dc_neg], 0)
-        curv_c = tf.concat([curv_ctx, curv_neg], 0)
-        return dw, dc, curv_w, curv_c, loss, tf.reduce_sum(positives)
-        neg_scores = tf.einsum("td,tkd->tk", w, c_neg)
-        # a negative equal to its target is skipped, as word2vec does
-        neg_weight = positives[:, None] * tf.cast(negatives != targets[:, None], tf.float32)
-        p_neg = tf.sigmoid(neg_scores)
-        g_neg = -p_neg * neg_weight
-        h_neg = p_neg * (1.0 - p_neg) * neg_weight
-        dw += tf.einsum("tk,tkd->td", g_neg, c_neg)
-        curv_w += tf.reduce_sum(h_neg * tf.reduce_sum(c_neg * c_neg, -1), -1)
-        loss -= tf.reduce_sum(tf.math.log_sigmoid(-neg_scores) * neg_weight)
-        dc = tf.concat([dc_ctx, tf.reshape(g_neg[:, :, None] * w[:, None, :], [-1, self.dim])], 0)
-        curv_c = tf.concat([curv_ctx, tf.reshape(h_neg * w_sq[:, None], [-1])], 0)
-        return dw, dc, curv_w, curv_c, loss, tf.reduce_sum(positives)
+        blocks = _Blocks(tf.shape(targets)[0], self._block, self.window)
+        w_b, w_sq = blocks.split(w), blocks.split(tf.reduce_sum(w * w, -1))    # [n, B, D], [n, B]
+        dw, curv_w, dc_ctx, curv_ctx, loss, positives = _positive_terms(blocks, w_b, w_sq, c, rows, windows)
+        neg = _negative_terms(blocks, w_b, w_sq, c_neg, targets, negatives, positives)
+        dw_neg, curv_w_neg, dc_neg, curv_neg, loss_neg = neg
+        return (dw + dw_neg, tf.concat([dc_ctx, dc_neg], 0), curv_w + curv_w_neg,
+                tf.concat([curv_ctx, curv_neg], 0), loss + loss_neg, tf.reduce_sum(positives))
 
     def _proximal(self, learning_rate, curvature, rows):
         """Step size per update: ``α / (1 + α·S_row)``, ``S_row`` the row's summed
@@ -255,6 +197,106 @@ class SkipGram(keras.Model):
             return learning_rate
         total = tf.math.unsorted_segment_sum(curvature, rows, self.vocabulary_size)
         return (learning_rate / (1.0 + learning_rate * tf.gather(total, rows)))[:, None]
+
+
+class _Blocks:
+    """Views of per-token tensors [T, …] as blocks of B consecutive tokens.
+
+    Block b holds tokens bB … bB + B − 1 (the last block padded); its *extended* view
+    adds the L tokens on each side, bB − L … bB + B + L − 1, the contexts its targets
+    can reach."""
+
+    def __init__(self, size, block: int, window: int):
+        self.size, self.B, self.L = size, block, window
+        self.count = (size + block - 1) // block
+        self.extra = self.count * block - size
+
+    def _shape(self, x, width):
+        return tf.concat([[self.count, width], tf.shape(x)[1:]], 0)
+
+    def split(self, x, fill=0):
+        """[T, …] → [n, B, …]."""
+        x = tf.pad(x, [[0, self.extra]] + [[0, 0]] * (x.shape.rank - 1), constant_values=fill)
+        return tf.reshape(x, self._shape(x, self.B))
+
+    def extended(self, x, fill=0):
+        """[T, …] → [n, B + 2L, …] (`fill` outside the batch)."""
+        B, L = self.B, self.L
+        x = tf.pad(x, [[L, B - L + self.extra]] + [[0, 0]] * (x.shape.rank - 1), constant_values=fill)
+        shape = self._shape(x, B)
+        return tf.concat([tf.reshape(x[:self.count * B], shape), tf.reshape(x[B:], shape)[:, :2 * L]], 1)
+
+    def join(self, x):
+        """[n, B, …] → [T, …]."""
+        return tf.reshape(x, tf.concat([[self.count * self.B], tf.shape(x)[2:]], 0))[:self.size]
+
+    def fold(self, x):
+        """[n, B + 2L, …] → [T, …], summing the entries neighbouring blocks share."""
+        B, L = self.B, self.L
+        tail = [[0, 0]] * (x.shape.rank - 2)
+        flat = lambda y: tf.reshape(y, tf.concat([[self.count * B], tf.shape(y)[2:]], 0))  # noqa: E731
+        head = flat(x[:, :B])                                       # tokens bB − L … bB + B − L − 1
+        rest = flat(tf.pad(x[:, B:], [[0, 0], [0, B - 2 * L]] + tail))     # tokens bB + B − L …
+        total = tf.pad(head, [[0, B]] + tail) + tf.pad(rest, [[B, 0]] + tail)
+        return total[L: L + self.size]
+
+
+def _positive_terms(blocks: _Blocks, w_b, w_sq, c, rows, windows):
+    """The positive pairs of every block from one banded product ``w_b · c_extᵀ``.
+
+    Args:
+        blocks: the batch's `_Blocks`.
+        w_b: float32[n, B, D] target vectors; w_sq: float32[n, B] their squared norms.
+        c: float32[T, D], every token's context vector.
+        rows, windows: int32[T] (see `data`).
+
+    Returns:
+        dw [T, D], its curvature [T], dc [T, D] (rows of the tokens as contexts), its
+        curvature [T], the summed loss, and each target's positive pairs n_t [T].
+    """
+    c_ext = blocks.extended(c)                                      # [n, B + 2L, D]
+    mask = _band_mask(blocks.split(rows, -1), blocks.extended(rows, -2), blocks.split(windows), blocks.L)
+    score = tf.matmul(w_b, c_ext, transpose_b=True)                 # [n, B, B + 2L]
+    p = tf.sigmoid(score)
+    g = (1.0 - p) * mask                                            # −∂L/∂score
+    h = p * (1.0 - p) * mask                                        # ∂²L/∂score²
+    dw = blocks.join(tf.matmul(g, c_ext))
+    curv_w = blocks.join(tf.einsum("nij,nj->ni", h, blocks.extended(tf.reduce_sum(c * c, -1))))
+    dc = blocks.fold(tf.matmul(g, w_b, transpose_a=True))
+    curv_c = blocks.fold(tf.einsum("nij,ni->nj", h, w_sq))
+    loss = -tf.reduce_sum(tf.math.log_sigmoid(score) * mask)
+    return dw, curv_w, dc, curv_c, loss, blocks.join(tf.reduce_sum(mask, -1))
+
+
+def _negative_terms(blocks: _Blocks, w_b, w_sq, c_neg, targets, negatives, positives):
+    """Each target meets the k·B negatives drawn for its block, each weighted n_t / B
+    (unbiased for k per positive pair: see the module docstring); a negative equal to
+    its target is skipped, as word2vec does, and id 0 is padding.
+
+    Args:
+        blocks, w_b, w_sq: as `_positive_terms`.
+        c_neg: float32[T, k, D]; targets: int32[T]; negatives: int32[T, k].
+        positives: float32[T], n_t.
+
+    Returns:
+        dw [T, D], its curvature [T], dc [T·k, D] (rows ``negatives``), its curvature
+        [T·k], the summed loss.
+    """
+    n, B, k, size = blocks.count, blocks.B, c_neg.shape[1], blocks.size
+    neg = tf.reshape(blocks.split(negatives), [n, B * k])
+    c_b = tf.reshape(blocks.split(c_neg), [n, B * k, -1])
+    valid = (neg[:, None, :] != blocks.split(targets)[:, :, None]) & (neg[:, None, :] > 0)
+    weight = blocks.split(positives)[:, :, None] / B * tf.cast(valid, tf.float32)   # [n, B, B·k]
+    score = tf.matmul(w_b, c_b, transpose_b=True)
+    p = tf.sigmoid(score)
+    g = -p * weight
+    h = p * (1.0 - p) * weight
+    dw = blocks.join(tf.matmul(g, c_b))
+    curv_w = blocks.join(tf.einsum("nij,nj->ni", h, tf.reduce_sum(c_b * c_b, -1)))
+    dc = tf.reshape(tf.matmul(g, w_b, transpose_a=True), [n * B * k, -1])[:size * k]
+    curv_c = tf.reshape(tf.einsum("nij,ni->nj", h, w_sq), [-1])[:size * k]
+    loss = -tf.reduce_sum(tf.math.log_sigmoid(-score) * weight)
+    return dw, curv_w, dc, curv_c, loss
 
 
 def _band_mask(rows, rows_ext, windows, max_window):
@@ -275,16 +317,3 @@ def _band_mask(rows, rows_ext, windows, max_window):
     distance = tf.constant(np.abs(np.arange(width)[None, :] - np.arange(B)[:, None] - max_window), tf.int32)
     same_line = (rows[:, :, None] == rows_ext[:, None, :]) & (rows[:, :, None] >= 0)
     return tf.cast(same_line & (distance >= 1) & (distance <= windows[:, :, None]), tf.float32)
-
-
-def _fold(extended, max_window, size):
-    """Sum the per-block context terms [n, B + 2L, …] back onto the tokens [size, …]:
-    entry (b, j) belongs to token ``bB + j − L``, so neighbouring blocks overlap."""
-    L = max_window
-    blocks, B = tf.shape(extended)[0], extended.shape[1] - 2 * L
-    tail = [[0, 0]] * (extended.shape.rank - 2)
-    flat = lambda x: tf.reshape(x, tf.concat([[blocks * B], tf.shape(x)[2:]], 0))
-    head = flat(extended[:, :B])                                   # tokens bB − L … bB + B − L − 1
-    rest = flat(tf.pad(extended[:, B:], [[0, 0], [0, B - 2 * L]] + tail))   # tokens bB + B − L …
-    total = tf.pad(head, [[0, B]] + tail) + tf.pad(rest, [[B, 0]] + tail)
-    return total[L: L + size]
