@@ -26,8 +26,9 @@ A batch (dict) holds ``batch_words`` consecutive tokens of the subsampled corpus
 ``words``     int64[]      raw in-vocabulary words consumed (for the learning-rate decay)
 
 The pairs are not materialised: the context at offset ``o`` of token ``t`` is token
-``t + o`` when `window_masks` says so, so the train step works on shifted dense
-``[T, D]`` blocks instead of gathering a row per pair. Rows ``0`` and ``1`` of the
+``t + o`` when `window_masks` says so (same line, ``|o| ≤ b``), so the train step
+scores blocks of consecutive tokens against their neighbours with small matrix
+products instead of gathering a row per pair. Rows ``0`` and ``1`` of the
 vocabulary are the reserved ``<pad>``/``<unk>``; padding (of the last batch, so the
 compiled step sees one shape) uses id 0 and row −1.
 """
@@ -309,6 +310,7 @@ def skipgram_batches(lines: tf.data.Dataset, vocab: Vocabulary, config: SkipGram
         targets = kept.flat_values
         n = tf.size(targets)
         # raw words per kept token, the chunk's dropped words counted on its last token
+        # (a chunk that keeps no word at all goes uncounted in the decay's progress)
         dropped = tf.size(ids.flat_values, out_type=tf.int64) - tf.cast(n, tf.int64)
         words = tf.ones([n], tf.int64) + tf.one_hot(n - 1, n, dtype=tf.int64) * dropped
         rows = index * CHUNK_LINES + kept.value_rowids()              # global line number
