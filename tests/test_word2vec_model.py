@@ -163,4 +163,5 @@ def test_fit_path_and_spec(tmp_path):
     model = app.build_model(spec, data)
     history = model.fit(data.train, epochs=2, callbacks=app.callbacks(spec, data), verbose=0)
     assert len(history.history["loss"]) == 2
+    assert all(rate > 0 for rate in history.history["words/s"])     # the progress bar's speed
     assert float(model.words_done.numpy()) == 2 * data.info["words"]

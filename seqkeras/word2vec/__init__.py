@@ -78,7 +78,8 @@ def build_data(spec: Spec, data_dir=None, vocabulary_path=None):
 
 
 class EpochSeed(keras.callbacks.Callback):
-    """Sets the pipeline's epoch counter at the start of each epoch (fresh sampling)."""
+    """Sets the pipeline's epoch counter at the start of each epoch (fresh sampling) and
+    restarts the model's words/s."""
 
     def __init__(self, variable):
         super().__init__()
@@ -86,6 +87,7 @@ class EpochSeed(keras.callbacks.Callback):
 
     def on_epoch_begin(self, epoch, logs=None):
         self.variable.assign(epoch)
+        self.model.reset_speed()
 
 
 def callbacks(spec: Spec, data) -> list:

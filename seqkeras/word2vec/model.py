@@ -95,6 +95,11 @@ class SkipGram(keras.Model):
                                           dtype="float64", name="words_done")
         self.total_words = self.add_weight(shape=(), initializer="ones", trainable=False,
                                            dtype="float64", name="total_words")
+        # words/s in `fit`'s progress bar: raw words since the timer started (`reset_speed`)
+        self.timer_words = self.add_weight(shape=(), initializer="zeros", trainable=False,
+                                           dtype="float64", name="timer_words")
+        self.timer_start = self.add_weight(shape=(), initializer=keras.initializers.Constant(-1.0),
+                                           trainable=False, dtype="float64", name="timer_start")
         self.initial_learning_rate = LEARNING_RATE
         self.min_learning_rate = MIN_LEARNING_RATE
         self.built = True                    # all weights exist now (BackupAndRestore checks)
@@ -111,9 +116,20 @@ class SkipGram(keras.Model):
         word2vec's linear decay; the compiled optimizer is not used)."""
         progress = tf.cast(self.words_done / self.total_words, tf.float32)
         lr = tf.maximum(self.min_learning_rate, self.initial_learning_rate * (1.0 - progress))
+        self.timer_start.assign(tf.where(self.timer_start < 0, tf.timestamp(), self.timer_start))
         loss, pairs = self._step(batch["targets"], batch["rows"], batch["windows"], batch["negatives"], lr)
-        self.words_done.assign_add(tf.cast(batch["words"], tf.float64))
-        return {"loss": loss / tf.maximum(pairs, 1.0), "alpha": lr}
+        words = tf.cast(batch["words"], tf.float64)
+        self.words_done.assign_add(words)
+        self.timer_words.assign_add(words)
+        with tf.control_dependencies([loss]):
+            seconds = tf.timestamp() - self.timer_start
+        return {"loss": loss / tf.maximum(pairs, 1.0), "alpha": lr,
+                "words/s": tf.cast(self.timer_words / tf.maximum(seconds, 1e-6), tf.float32)}
+
+    def reset_speed(self) -> None:
+        """Restart the words/s shown by `fit` (the pipeline does it at each epoch)."""
+        self.timer_words.assign(0.0)
+        self.timer_start.assign(-1.0)
 
     def get_config(self):
         return {"vocabulary_size": self.vocabulary_size, "dim": self.dim, "output_vectors": self.output_vectors,
