@@ -51,6 +51,13 @@ def unpacked_size(path: pathlib.Path) -> int:
         return sum(len(chunk) for chunk in iter(lambda: f.read(1 << 20), b""))
 
 
+def epoch_of(dataset: tf.data.Dataset, count_tokens):
+    """A function running one epoch of `dataset` and returning the tokens it delivered
+    (`count_tokens` of each element; tuples are passed whole)."""
+    counts = dataset.map(lambda *e: tf.cast(count_tokens(e if len(e) > 1 else e[0]), tf.int64))
+    return lambda: int(counts.reduce(tf.constant(0, tf.int64), lambda total, n: total + n))
+
+
 def timed(dataset: tf.data.Dataset, count_tokens, repeats: int = 3) -> tuple[float, int]:
     """Seconds for one steady-state epoch of `dataset` and the tokens it delivered.
 
@@ -58,8 +65,7 @@ def timed(dataset: tf.data.Dataset, count_tokens, repeats: int = 3) -> tuple[flo
     the median of the next `repeats` epochs is what every later training epoch costs
     (one epoch alone varied by ±20 % from run to run on a 2-core machine).
     """
-    counts = dataset.map(lambda *e: tf.cast(count_tokens(e if len(e) > 1 else e[0]), tf.int64))
-    epoch = lambda: int(counts.reduce(tf.constant(0, tf.int64), lambda total, n: total + n))
+    epoch = epoch_of(dataset, count_tokens)
     epoch()
     seconds = []
     for _ in range(repeats):
@@ -72,28 +78,25 @@ def timed(dataset: tf.data.Dataset, count_tokens, repeats: int = 3) -> tuple[flo
 def interleaved(datasets: dict, count_tokens, rounds: int = 5) -> dict:
     """Per-round epoch seconds of several datasets timed in turn, after one untimed
     warm-up epoch each: ``{name: ([seconds per round], tokens)}``."""
-    epochs = {}
-    for name, dataset in datasets.items():
-        counts = dataset.map(lambda e: tf.cast(count_tokens(e), tf.int64))
-        epochs[name] = lambda counts=counts: int(counts.reduce(tf.constant(0, tf.int64), lambda t, n: t + n))
-        epochs[name]()
-    out = {name: ([], 0) for name in datasets}
+    epochs = {name: epoch_of(dataset, count_tokens) for name, dataset in datasets.items()}
+    tokens = {name: epoch() for name, epoch in epochs.items()}
+    seconds = {name: [] for name in datasets}
     for _ in range(rounds):
         for name, epoch in epochs.items():
             start = time.perf_counter()
-            tokens = epoch()
-            out[name] = (out[name][0] + [time.perf_counter() - start], tokens)
-    return out
+            epoch()
+            seconds[name].append(time.perf_counter() - start)
+    return {name: (seconds[name], tokens[name]) for name in datasets}
 
 
 def timed_epochs(dataset: tf.data.Dataset, count_tokens, epochs: int) -> list[tuple[float, int]]:
     """(seconds, tokens) of each of the first `epochs` epochs (no warm-up: epoch 1
     includes tracing and, for a cached dataset, filling the cache)."""
-    counts = dataset.map(lambda *e: tf.cast(count_tokens(e if len(e) > 1 else e[0]), tf.int64))
+    epoch = epoch_of(dataset, count_tokens)
     out = []
     for _ in range(epochs):
         start = time.perf_counter()
-        tokens = int(counts.reduce(tf.constant(0, tf.int64), lambda total, n: total + n))
+        tokens = epoch()
         out.append((time.perf_counter() - start, tokens))
     return out
 

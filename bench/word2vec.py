@@ -55,7 +55,7 @@ def main(argv=None):
 
     from seqkeras.word2vec import data as w2v_data
     from seqkeras.word2vec import evaluation
-    from seqkeras.word2vec.model import SkipGram
+    from seqkeras.word2vec.model import LEARNING_RATE, SkipGram
     from seqkeras.word2vec.train import train
 
     work = pathlib.Path(args.work_dir).resolve()
@@ -77,8 +77,6 @@ def main(argv=None):
                 if (i + 1) % args.every == 0:
                     dst.write(line)
         corpus = small
-
-    from seqkeras.word2vec.model import LEARNING_RATE
 
     E, lr0, lr_min = args.epochs, 0.025, 0.0001 * 0.025                # gensim's defaults
     ours0 = args.learning_rate or LEARNING_RATE

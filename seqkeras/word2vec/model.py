@@ -55,13 +55,14 @@ class SkipGram(keras.Model):
         dim: D, the vector size.
         output_vectors: ``"W"`` (word2vec's and gensim's choice) or ``"W+C"``.
         seed: initialisation seed; W ~ U(−0.5/D, 0.5/D), C = 0 as in word2vec.
-        window: L, the pipeline's largest window (the step unrolls the 2L offsets).
+        window: L, the pipeline's largest window (a block's scores reach L tokens
+            either side).
         damping: ``"proximal"`` (default): each row's summed update is scaled by
             ``1 / (1 + α·S_row)`` (`_proximal`), which keeps very frequent words from
             diverging when a batch sums thousands of their updates; ``"none"``: plain
             summed SGD (for tests and tiny batches).
-        jit_compile: compile the train step with XLA (fuses the 2L shifted blocks;
-            batches are padded to a few shapes, each compiled once).
+        jit_compile: compile the whole train step with XLA (batches have one shape,
+            so it compiles once).
 
     Example:
         >>> model = SkipGram(10, 4)
@@ -194,7 +195,7 @@ class SkipGram(keras.Model):
         blocks = _Blocks(tf.shape(targets)[0], self._block, self.window)
         w_b, w_sq = blocks.split(w), blocks.split(tf.reduce_sum(w * w, -1))    # [n, B, D], [n, B]
         dw, curv_w, dc_ctx, curv_ctx, loss, positives = _positive_terms(blocks, w_b, w_sq, c, rows, windows)
-        neg = _negative_terms(blocks, w_b, w_sq, c_neg, targets, negatives, positives)
+        neg = _negative_terms(blocks, w_b, w_sq, c_neg, targets, negatives, positives)   # positives [n, B]
         dw_neg, curv_w_neg, dc_neg, curv_neg, loss_neg = neg
         return (dw + dw_neg, tf.concat([dc_ctx, dc_neg], 0), curv_w + curv_w_neg,
                 tf.concat([curv_ctx, curv_neg], 0), loss + loss_neg, tf.reduce_sum(positives))
@@ -268,7 +269,7 @@ def _positive_terms(blocks: _Blocks, w_b, w_sq, c, rows, windows):
 
     Returns:
         dw [T, D], its curvature [T], dc [T, D] (rows of the tokens as contexts), its
-        curvature [T], the summed loss, and each target's positive pairs n_t [T].
+        curvature [T], the summed loss, and each target's positive pairs n_t [n, B].
     """
     c_ext = blocks.extended(c)                                      # [n, B + 2L, D]
     mask = _band_mask(blocks.split(rows, -1), blocks.extended(rows, -2), blocks.split(windows), blocks.L)
@@ -281,7 +282,7 @@ def _positive_terms(blocks: _Blocks, w_b, w_sq, c, rows, windows):
     dc = blocks.fold(tf.matmul(g, w_b, transpose_a=True))
     curv_c = blocks.fold(tf.einsum("nij,ni->nj", h, w_sq))
     loss = -tf.reduce_sum(tf.math.log_sigmoid(score) * mask)
-    return dw, curv_w, dc, curv_c, loss, blocks.join(tf.reduce_sum(mask, -1))
+    return dw, curv_w, dc, curv_c, loss, tf.reduce_sum(mask, -1)
 
 
 def _negative_terms(blocks: _Blocks, w_b, w_sq, c_neg, targets, negatives, positives):
@@ -292,7 +293,7 @@ def _negative_terms(blocks: _Blocks, w_b, w_sq, c_neg, targets, negatives, posit
     Args:
         blocks, w_b, w_sq: as `_positive_terms`.
         c_neg: float32[T, k, D]; targets: int32[T]; negatives: int32[T, k].
-        positives: float32[T], n_t.
+        positives: float32[n, B], n_t (from `_positive_terms`).
 
     Returns:
         dw [T, D], its curvature [T], dc [T·k, D] (rows ``negatives``), its curvature
@@ -302,7 +303,7 @@ def _negative_terms(blocks: _Blocks, w_b, w_sq, c_neg, targets, negatives, posit
     neg = tf.reshape(blocks.split(negatives), [n, B * k])
     c_b = tf.reshape(blocks.split(c_neg), [n, B * k, -1])
     valid = (neg[:, None, :] != blocks.split(targets)[:, :, None]) & (neg[:, None, :] > 0)
-    weight = blocks.split(positives)[:, :, None] / B * tf.cast(valid, tf.float32)   # [n, B, B·k]
+    weight = positives[:, :, None] / B * tf.cast(valid, tf.float32)   # [n, B, B·k]
     score = tf.matmul(w_b, c_b, transpose_b=True)
     p = tf.sigmoid(score)
     g = -p * weight
