@@ -13,10 +13,10 @@ VARIANTS = [("luong", False, "general"), ("luong", True, "general"), ("luong", F
             ("bahdanau", False, "general"), ("none", False, "general")]
 
 
-def _model(attention="luong", feeding=False, score="general", cell="gru", vocab=12, layers=1):
+def _model(attention="luong", feeding=False, score="general", cell="gru", vocab=12, layers=1, tie=False):
     tf.random.set_seed(0)
     return Translator(10, vocab, cell=cell, embedding_dim=6, encoder_units=4, units=8, decoder_layers=layers,
-                      attention=attention, input_feeding=feeding, luong_score=score)
+                      attention=attention, input_feeding=feeding, luong_score=score, tie_embeddings=tie)
 
 
 @pytest.mark.parametrize("attention,feeding,score", VARIANTS)
@@ -33,6 +33,27 @@ def test_teacher_forcing_equals_step_by_step(attention, feeding, score):
         logits, states = model.step(target_in[:, t], states, context)
         steps.append(logits.numpy())
     np.testing.assert_allclose(full, np.stack(steps, 1), atol=1e-5)
+
+
+def test_tied_output_layer_is_the_target_embedding(tmp_path):
+    model = _model(tie=True)
+    rng = np.random.default_rng(1)
+    source, target_in = rng.integers(1, 10, (2, 4)), rng.integers(1, 12, (2, 3))
+    context, states = model.encode(source)
+    logits, states = model.step(target_in[:, 0], states, context)
+    _, first_states = model.encode(source)
+    o, _ = model.decoder.step(model.target_embedding(target_in[:, 0]), first_states, context)
+    embedding = model.target_embedding.embeddings.numpy()
+    projection = model.output_layer.projection.kernel.numpy()
+    expected = o.numpy() @ projection @ embedding.T + model.output_layer.bias.numpy()
+    np.testing.assert_allclose(logits.numpy(), expected, rtol=1e-5, atol=1e-5)
+    # one shared matrix: no [units, V] kernel, each variable trained once
+    assert len(model.trainable_weights) == len({id(v) for v in model.trainable_weights})
+    assert not any(v.shape == (8, 12) for v in model.trainable_weights)
+    model.save_weights(str(tmp_path / "tied.weights.h5"))
+    reloaded = _model(tie=True)
+    reloaded.load_weights(str(tmp_path / "tied.weights.h5"))
+    np.testing.assert_allclose(reloaded((source, target_in)).numpy(), model((source, target_in)).numpy(), atol=1e-6)
 
 
 def test_source_padding_does_not_change_the_output():

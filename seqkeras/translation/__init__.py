@@ -45,6 +45,7 @@ def build_model(spec, data) -> keras.Model:
                        encoder_layers=m.encoder_layers, units=m.units, decoder_layers=m.decoder_layers,
                        attention=m.attention, luong_score=m.luong_score, input_feeding=m.input_feeding,
                        attention_units=m.attention_units, dropout=m.dropout, cell_options=m.cell_options,
+                       tie_embeddings=m.tie_embeddings,
                        name=spec.name or "translator")
     model.compile(optimizer=make_optimizer(spec.training), loss=translation_loss(spec.training.label_smoothing),
                   metrics=[masked_accuracy])

@@ -7,6 +7,11 @@
     decoder states₀ = "bridge"(s) = tanh(W s + b), split over the decoder's cells
     target-in ids [B, T] ─ "target_embedding" ─ "decoder" → o_t ─ "logits" → [B, T, V]
 
+With ``tie_embeddings`` the output layer shares the target embedding E [V, E]
+(Press & Wolf, 2017): logits = E · (W_p o_t) + b, W_p [E, units] ("output_projection").
+It removes the [units, V] output matrix (fewer parameters to overfit a small corpus,
+and a cheaper softmax product when E < units).
+
 The decoder (`Decoder`) has one step function, ``step(y_{t-1}, states, context) →
 (o_t, states)``, used for decoding and — for the variants that need it — for
 training inside a `tf.while_loop` over the target steps. Per ``attention``:
@@ -216,6 +221,8 @@ class Translator(keras.Model):
         units, decoder_layers, attention, luong_score, input_feeding,
         attention_units: see `Decoder`.
         dropout: on both embeddings and on o_t.
+        tie_embeddings: share the target embedding with the output layer (see the
+            module docstring).
 
     The encoder is the shared `seqkeras.encoders.build_text_encoder` (bidirectional,
     ``return_sequences=True``).
@@ -230,14 +237,14 @@ class Translator(keras.Model):
     def __init__(self, source_vocabulary_size, target_vocabulary_size, cell="gru", decoder_cell="",
                  embedding_dim=256, encoder_units=256, encoder_layers=1, units=512, decoder_layers=1,
                  attention="luong", luong_score="general", input_feeding=False, attention_units=0,
-                 dropout=0.0, cell_options=None, **kwargs):
+                 dropout=0.0, cell_options=None, tie_embeddings=False, **kwargs):
         super().__init__(**kwargs)
         self.translator_config = dict(source_vocabulary_size=source_vocabulary_size,
                            target_vocabulary_size=target_vocabulary_size, cell=cell, decoder_cell=decoder_cell,
                            embedding_dim=embedding_dim, encoder_units=encoder_units, encoder_layers=encoder_layers,
                            units=units, decoder_layers=decoder_layers, attention=attention, luong_score=luong_score,
                            input_feeding=input_feeding, attention_units=attention_units, dropout=dropout,
-                           cell_options=dict(cell_options or {}))
+                           cell_options=dict(cell_options or {}), tie_embeddings=tie_embeddings)
         self.encoder = build_text_encoder(source_vocabulary_size, embedding_dim, cell=cell, cell_options=cell_options,
                                           layers=encoder_layers, units=encoder_units, bidirectional=True,
                                           dropout=dropout, return_sequences=True, name="encoder")
@@ -246,7 +253,10 @@ class Translator(keras.Model):
         self.bridge = keras.layers.Dense(sum(self.decoder.cell_state_sizes), activation="tanh", name="bridge")
         self.target_embedding = keras.layers.Embedding(target_vocabulary_size, embedding_dim,
                                                        name="target_embedding")
-        self.output_layer = keras.layers.Dense(target_vocabulary_size, name="logits")
+        if tie_embeddings:
+            self.output_layer = TiedOutput(self.target_embedding, name="logits")
+        else:
+            self.output_layer = keras.layers.Dense(target_vocabulary_size, name="logits")
         self.dropout_layer = keras.layers.Dropout(dropout)
         self.summary_dim = 2 * encoder_units
         self.encoder.build((None, None))
@@ -288,6 +298,29 @@ class Translator(keras.Model):
 
     def get_config(self):
         return dict(self.translator_config, name=self.name)
+
+
+class TiedOutput(keras.layers.Layer):
+    """Logits through a shared embedding: [..., units] → W_p → [..., E] → · Eᵀ + b → [..., V].
+
+    Args:
+        embedding: the built `keras.layers.Embedding` [V, E] whose matrix is shared.
+    """
+
+    def __init__(self, embedding: keras.layers.Embedding, **kwargs):
+        super().__init__(**kwargs)
+        self.embedding = embedding
+
+    def build(self, input_shape):
+        vocabulary, dim = self.embedding.embeddings.shape
+        self.projection = keras.layers.Dense(dim, use_bias=False, name="output_projection")
+        self.projection.build(input_shape)
+        self.bias = self.add_weight(shape=(vocabulary,), initializer="zeros", name="bias")
+
+    def call(self, outputs):
+        projected = self.projection(outputs)
+        return tf.matmul(projected, tf.cast(self.embedding.embeddings, projected.dtype), transpose_b=True) + \
+            tf.cast(self.bias, projected.dtype)
 
 
 def translation_loss(label_smoothing: float = 0.0):

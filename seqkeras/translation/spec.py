@@ -67,6 +67,7 @@ class ModelSpec:
     units: int = 512                   # decoder
     decoder_layers: int = 1
     dropout: float = 0.2               # on embeddings and on the attentional vector
+    tie_embeddings: bool = False       # output layer shares the target embedding (Press & Wolf)
 
 
 @dataclasses.dataclass
