@@ -99,7 +99,8 @@ class MTTuningSpec(TuningSpec):
         "model.attention": ["luong", "bahdanau", "none"],
         "model.units": [256, 512],
         "model.encoder_layers": [1, 2],
-        "model.dropout": [0.1, 0.3],
+        "model.dropout": [0.1, 0.3, 0.4],
+        "model.tie_embeddings": [True, False],
         "training.learning_rate": {"min": 5e-4, "max": 3e-3, "sampling": "log"},
     })
 
