@@ -40,7 +40,7 @@ def test_tied_output_layer_is_the_target_embedding(tmp_path):
     rng = np.random.default_rng(1)
     source, target_in = rng.integers(1, 10, (2, 4)), rng.integers(1, 12, (2, 3))
     context, states = model.encode(source)
-    logits, states = model.step(target_in[:, 0], states, context)
+    logits, _ = model.step(target_in[:, 0], states, context)
     _, first_states = model.encode(source)
     o, _ = model.decoder.step(model.target_embedding(target_in[:, 0]), first_states, context)
     embedding = model.target_embedding.embeddings.numpy()
@@ -50,8 +50,10 @@ def test_tied_output_layer_is_the_target_embedding(tmp_path):
     # one shared matrix: no [units, V] kernel, each variable trained once
     assert len(model.trainable_weights) == len({id(v) for v in model.trainable_weights})
     assert not any(v.shape == (8, 12) for v in model.trainable_weights)
+    model.target_embedding.embeddings.assign(embedding + 0.5)  # differ from a fresh model's
     model.save_weights(str(tmp_path / "tied.weights.h5"))
     reloaded = _model(tie=True)
+    assert not np.allclose(reloaded((source, target_in)).numpy(), model((source, target_in)).numpy())
     reloaded.load_weights(str(tmp_path / "tied.weights.h5"))
     np.testing.assert_allclose(reloaded((source, target_in)).numpy(), model((source, target_in)).numpy(), atol=1e-6)
 
