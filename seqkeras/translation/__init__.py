@@ -66,12 +66,11 @@ def make_server(model, spec, data):
 
 def translate(server, sources: list[str], beam_width: int, batch_size: int = 128) -> list[str]:
     """Translate Python strings in batches; beam_width 0 = greedy (`GreedySampler`)."""
-    strings = [tf.TensorSpec([None], tf.string)]  # one trace for every batch size
     if beam_width == 0:
-        fn = tf.function(lambda s: server.greedy(s), input_signature=strings)
+        decode = server.greedy
     else:
-        fn = tf.function(lambda s: server.translate(s, tf.constant(beam_width), tf.constant(0))["translation"],
-                         input_signature=strings)
+        decode = lambda s: server.translate(s, tf.constant(beam_width), tf.constant(0))["translation"]  # noqa: E731
+    fn = tf.function(decode, input_signature=[tf.TensorSpec([None], tf.string)])  # one trace for every batch size
     out = []
     for start in range(0, len(sources), batch_size):
         batch = tf.constant(sources[start:start + batch_size])

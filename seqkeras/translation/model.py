@@ -319,8 +319,8 @@ class TiedOutput(keras.layers.Layer):
 
     def call(self, outputs):
         projected = self.projection(outputs)
-        return tf.matmul(projected, tf.cast(self.embedding.embeddings, projected.dtype), transpose_b=True) + \
-            tf.cast(self.bias, projected.dtype)
+        logits = tf.matmul(projected, tf.cast(self.embedding.embeddings, projected.dtype), transpose_b=True)
+        return logits + tf.cast(self.bias, projected.dtype)
 
 
 def translation_loss(label_smoothing: float = 0.0):
