@@ -43,7 +43,7 @@ def test_tied_output_layer_is_the_target_embedding(tmp_path):
     logits, _ = model.step(target_in[:, 0], states, context)
     o, _ = model.decoder.step(model.target_embedding(target_in[:, 0]), states, context)
     embedding = model.target_embedding.embeddings.numpy()
-    projection = model.output_layer.projection.kernel.numpy()
+    projection = model.output_layer.projection.numpy()
     expected = o.numpy() @ projection @ embedding.T + model.output_layer.bias.numpy()
     np.testing.assert_allclose(logits.numpy(), expected, rtol=1e-5, atol=1e-5)
     # one shared matrix: no [units, V] kernel, each variable trained once

@@ -8,7 +8,7 @@
     target-in ids [B, T] ─ "target_embedding" ─ "decoder" → o_t ─ "logits" → [B, T, V]
 
 With ``tie_embeddings`` the output layer shares the target embedding E [V, E]
-(Press & Wolf, 2017): logits = E · (W_p o_t) + b, W_p [E, units] ("output_projection").
+(Press & Wolf, 2017; `seqkeras.layers.Logits`): logits = (o_t P) Eᵀ + b, P [units, E].
 It removes the [units, V] output matrix: fewer parameters to overfit a small corpus
 (Multi30k de→en: validation token accuracy 0.554 → 0.659 with dropout 0.3 → 0.4).
 
@@ -39,7 +39,7 @@ import keras
 import tensorflow as tf
 
 from seqkeras.encoders import build_text_encoder, make_cell
-from seqkeras.layers import Attention, Recurrent
+from seqkeras.layers import Attention, Logits, Recurrent
 
 NEG = -1e9
 
@@ -254,7 +254,7 @@ class Translator(keras.Model):
         self.target_embedding = keras.layers.Embedding(target_vocabulary_size, embedding_dim,
                                                        name="target_embedding")
         if tie_embeddings:
-            self.output_layer = TiedOutput(self.target_embedding, name="logits")
+            self.output_layer = Logits(target_vocabulary_size, embedding=self.target_embedding, name="logits")
         else:
             self.output_layer = keras.layers.Dense(target_vocabulary_size, name="logits")
         self.dropout_layer = keras.layers.Dropout(dropout)
@@ -298,29 +298,6 @@ class Translator(keras.Model):
 
     def get_config(self):
         return dict(self.translator_config, name=self.name)
-
-
-class TiedOutput(keras.layers.Layer):
-    """Logits through a shared embedding: [..., units] → W_p → [..., E] → · Eᵀ + b → [..., V].
-
-    Args:
-        embedding: the built `keras.layers.Embedding` [V, E] whose matrix is shared.
-    """
-
-    def __init__(self, embedding: keras.layers.Embedding, **kwargs):
-        super().__init__(**kwargs)
-        self.embedding = embedding
-
-    def build(self, input_shape):
-        vocabulary, dim = self.embedding.embeddings.shape
-        self.projection = keras.layers.Dense(dim, use_bias=False, name="output_projection")
-        self.projection.build(input_shape)
-        self.bias = self.add_weight(shape=(vocabulary,), initializer="zeros", name="bias")
-
-    def call(self, outputs):
-        projected = self.projection(outputs)
-        logits = tf.matmul(projected, tf.cast(self.embedding.embeddings, projected.dtype), transpose_b=True)
-        return logits + tf.cast(self.bias, projected.dtype)
 
 
 def translation_loss(label_smoothing: float = 0.0):
