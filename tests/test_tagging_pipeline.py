@@ -115,14 +115,18 @@ def test_seqkeras_run_and_export_without_seqkeras(tmp_path):
 
 
 def test_real_conll2003_dev_conversion(shared_data):
-    from seqkeras.tagging.data import read_sentences, tag_inventory
+    from seqkeras.tagging.data import count_sentences, read_sentences, tag_inventory
 
-    sentences = read_sentences(shared_data / "conll2003" / "eng.testa", "conll2003")
-    assert len(sentences) == 3250 and sum(len(t) for t, _ in sentences) == 51362
-    for _, tags in sentences[:500]:
-        assert chunks(convert(tags, "iob1", "bioes")) == chunks(tags)
-        assert convert(convert(tags, "iob1", "bioes"), "bioes", "iob1") == tags
-    bioes = [(t, convert(g, "iob1", "bioes")) for t, g in sentences]
+    path = shared_data / "conll2003" / "eng.testa"
+    iob1 = read_sentences(path, "conll2003")
+    bioes = read_sentences(path, "conll2003", tag_format="iob1", tag_scheme="bioes")
+    assert count_sentences(iob1) == count_sentences(bioes) == (3250, 51362)
+    decode = lambda s: [t.decode() for t in s["tags"]]  # noqa: E731
+    for a, b in zip(iob1.take(500).as_numpy_iterator(), bioes.take(500).as_numpy_iterator()):
+        tags, converted = decode(a), decode(b)
+        assert converted == convert(tags, "iob1", "bioes")        # the graph conversion = the Python one
+        assert chunks(converted) == chunks(tags)
+        assert convert(converted, "bioes", "iob1") == tags
     assert tag_inventory(bioes) == ["O"] + sorted(f"{p}-{k}" for p in "BIES" for k in ("LOC", "MISC", "ORG", "PER"))
 
 

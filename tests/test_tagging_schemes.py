@@ -90,3 +90,23 @@ def test_token_accuracy_and_length_checks():
     assert token_accuracy([["A", "B"], ["C"]], [["A", "X"], ["C"]]) == pytest.approx(2 / 3)
     with pytest.raises(ValueError, match="sentence 0"):
         token_accuracy([["A"]], [["A", "B"]])
+
+
+def test_convert_tensor_equals_convert_on_random_sequences():
+    import tensorflow as tf
+
+    from seqkeras.tagging.schemes import convert_tensor
+
+    rng = random.Random(1)
+    tags = ["O", "B-PER", "I-PER", "E-PER", "S-PER", "B-LOC", "I-LOC", "E-LOC", "S-LOC", "B-", "X-PER", "NOUN"]
+    sequences = [[rng.choice(tags) for _ in range(rng.randint(1, 8))] for _ in range(80)] + [[]]
+    for source in ("iob1", "iob2", "bioes"):
+        for target in ("iob1", "iob2", "bioes"):
+            fn = tf.function(lambda t, s=source, g=target: convert_tensor(t, s, g),
+                             input_signature=[tf.TensorSpec([None], tf.string)])
+            for seq in sequences:
+                got = [t.decode() for t in fn(tf.constant(seq, tf.string)).numpy()]
+                assert got == convert(seq, source, target), (source, target, seq)
+    assert convert_tensor(tf.constant(["NOUN"]), "none", "none").numpy().tolist() == [b"NOUN"]
+    with pytest.raises(ValueError, match="cannot convert"):
+        convert_tensor(tf.constant(["O"]), "none", "iob2")

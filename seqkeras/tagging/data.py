@@ -1,11 +1,13 @@
 """Tagging data: CoNLL-style files → sentences (tags converted) → vocabularies → id batches.
 
-The sentences are read with `seqkeras.data.conll_sentences` (malformed lines raise
-`DataError` with file and line) and held in memory as Python lists (the corpora
-are ≤ a few hundred thousand tokens): the tag-scheme conversion is the pure
-`schemes.convert`, and the vocabularies are counted on the training split only.
-Batches come from `seqkeras.data.tagging_batches` (length-bucketed, character ids
-per token) as ``({"tokens": int64[B, T], "chars": int64[B, T, C]}, tags int32[B, T])``.
+Everything streams through tf.data: the sentences come from
+`seqkeras.data.conll_sentences` (malformed lines raise `DataError` with file and
+line), the tag scheme is converted in the graph (`schemes.convert_tensor`), and the
+word, character and tag vocabularies are counted over the training split with
+`Vocabulary.build` (memory bounded by the distinct tokens). Batches come from
+`seqkeras.data.tagging_batches` (length-bucketed, character ids per token, parsed
+sentences cached after the first epoch) as ``({"tokens": int64[B, T], "chars":
+int64[B, T, C]}, tags int32[B, T])``.
 
 Files of a run (next to the runner's ``vocabulary.txt``): ``vocabulary.txt`` (words),
 ``characters.txt``, ``tags.txt`` — loaded instead of rebuilt when present, so that
@@ -14,7 +16,6 @@ evaluation and export use the training run's ids.
 
 from __future__ import annotations
 
-import collections
 import os
 import pathlib
 
@@ -22,37 +23,40 @@ import tensorflow as tf
 
 from seqkeras.data import DataError, Vocabulary, conll_sentences, resolve_path, tagging_batches
 from seqkeras.pipeline.data import Data
-from seqkeras.tagging.schemes import convert
+from seqkeras.tagging.schemes import convert_tensor
 
-Sentence = tuple[list[str], list[str]]
-
-
-def read_sentences(path: str | os.PathLike, format: str, token_column: int = -1, tag_column: int = -1
-                   ) -> list[Sentence]:
-    """All sentences of a column file as ``(tokens, tags)`` lists of str."""
-    dataset = conll_sentences(str(path), format=format,
-                              token_column=None if token_column < 0 else token_column,
-                              tag_column=None if tag_column < 0 else tag_column)
-    out = []
-    for s in dataset.as_numpy_iterator():
-        out.append(([t.decode("utf-8", "replace") for t in s["tokens"]],
-                    [t.decode("utf-8", "replace") for t in s["tags"]]))
-    return out
+SHUFFLE_BUFFER = 100_000  # sentences
 
 
-def to_dataset(sentences: list[Sentence]) -> tf.data.Dataset:
-    """Sentences → ``{"tokens": string[n], "tags": string[n]}`` elements (as `conll_sentences`)."""
-    lengths = [len(tokens) for tokens, _ in sentences]
-    flat_tokens = [t for tokens, _ in sentences for t in tokens]
-    flat_tags = [t for _, tags in sentences for t in tags]
-    ragged = lambda flat: tf.RaggedTensor.from_row_lengths(tf.constant(flat, tf.string),  # noqa: E731
-                                                            tf.constant(lengths, tf.int64))
-    return tf.data.Dataset.from_tensor_slices({"tokens": ragged(flat_tokens), "tags": ragged(flat_tags)})
+def read_sentences(path: str | os.PathLike, format: str, token_column: int = -1, tag_column: int = -1,
+                   tag_format: str = "none", tag_scheme: str = "none") -> tf.data.Dataset:
+    """The sentences of a column file, tags converted from `tag_format` to `tag_scheme`.
+
+    Returns:
+        `tf.data.Dataset` of ``{"tokens": string[n], "tags": string[n]}``.
+    """
+    sentences = conll_sentences(str(path), format=format,
+                                token_column=None if token_column < 0 else token_column,
+                                tag_column=None if tag_column < 0 else tag_column)
+    if tag_format == tag_scheme:
+        return sentences
+    return sentences.map(lambda s: {"tokens": s["tokens"], "tags": convert_tensor(s["tags"], tag_format, tag_scheme)},
+                         num_parallel_calls=tf.data.AUTOTUNE)
 
 
-def tag_inventory(*splits: list[Sentence]) -> list[str]:
-    """The tag set in class-index order: ``O`` first (when present), then sorted."""
-    tags = {t for split in splits for _, sentence_tags in split for t in sentence_tags}
+def count_sentences(sentences: tf.data.Dataset) -> tuple[int, int]:
+    """(sentences, tokens) of a sentence dataset, in one streamed pass."""
+    sentence_count, token_count = sentences.reduce(
+        (tf.constant(0, tf.int64), tf.constant(0, tf.int64)),
+        lambda totals, s: (totals[0] + 1, totals[1] + tf.size(s["tokens"], out_type=tf.int64)))
+    return int(sentence_count), int(token_count)
+
+
+def tag_inventory(*splits: tf.data.Dataset) -> list[str]:
+    """The tag set of sentence datasets in class-index order: ``O`` first (when present), then sorted."""
+    tags = set()
+    for split in splits:
+        tags.update(Vocabulary.build(split.map(lambda s: s["tags"]), reserved=("<pad>", "<unk>")).tokens[2:])
     return (["O"] if "O" in tags else []) + sorted(tags - {"O"})
 
 
@@ -83,53 +87,59 @@ def build_data(spec, data_dir=None, vocabulary_path: str | os.PathLike | None = 
     """
     d, t = spec.data, spec.training
     train_path = resolve_path(d.train, data_dir)
-    train = read_sentences(train_path, d.format, d.token_column, d.tag_column)
-    if not train:
+    read = lambda path: read_sentences(path, d.format, d.token_column, d.tag_column,  # noqa: E731
+                                       d.tag_format, d.tag_scheme)
+    train = read(train_path)
+    train_sentences, train_tokens = count_sentences(train)
+    if not train_sentences:
         raise DataError(train_path, None, "the training file has no sentences")
     if d.validation:
-        validation = read_sentences(resolve_path(d.validation, data_dir), d.format, d.token_column, d.tag_column)
+        validation = read(resolve_path(d.validation, data_dir))
+        validation_sentences, validation_tokens = count_sentences(validation)
     else:
-        keep = len(train) - max(1, int(round(len(train) * d.validation_fraction)))
-        train, validation = train[:keep], train[keep:]
-    if d.tag_format != d.tag_scheme:
-        train = [(tokens, convert(tags, d.tag_format, d.tag_scheme)) for tokens, tags in train]
-        validation = [(tokens, convert(tags, d.tag_format, d.tag_scheme)) for tokens, tags in validation]
+        keep = train_sentences - max(1, int(round(train_sentences * d.validation_fraction)))
+        train, validation = train.take(keep), train.skip(keep)
+        validation_sentences, validation_tokens = count_sentences(validation)
+        train_sentences, train_tokens = keep, train_tokens - validation_tokens
 
     folder = pathlib.Path(vocabulary_path).parent if vocabulary_path is not None else None
+    data_tags = tag_inventory(train, validation)
     if vocabulary_path is not None and pathlib.Path(vocabulary_path).is_file():
         words = Vocabulary.load(vocabulary_path)
         chars = Vocabulary.load(folder / "characters.txt")
         tags = _load_list(folder / "tags.txt")
+        unknown = set(data_tags) - set(tags)
+        if unknown:
+            raise DataError(train_path, None, f"tags {sorted(unknown)} are not in the run's tags.txt")
     else:
-        word_counts = collections.Counter(w.lower() if d.lowercase else w for tokens, _ in train for w in tokens)
-        char_counts = collections.Counter(c for tokens, _ in train for w in tokens for c in w[:d.max_word_length])
-        words = Vocabulary.from_counts(word_counts, d.min_count, d.max_vocabulary or None)
-        chars = Vocabulary.from_counts(char_counts)
-        tags = tag_inventory(train, validation)
+        tokens = train.map(lambda s: s["tokens"])
+        words = Vocabulary.build(tokens.map(lambda w: tf.strings.lower(w, encoding="utf-8")) if d.lowercase
+                                 else tokens, d.min_count, d.max_vocabulary or None)
+        def letters(words):  # as tagging_batches cuts them: the first max_word_length (0 = all)
+            letters = tf.strings.unicode_split(words, "UTF-8", errors="replace")
+            return letters[:, :d.max_word_length] if d.max_word_length else letters
+        chars = Vocabulary.build(tokens.map(letters))
+        tags = data_tags
         if folder is not None:
             folder.mkdir(parents=True, exist_ok=True)
             words.save(vocabulary_path)
             chars.save(folder / "characters.txt")
             _save_list(tags, folder / "tags.txt")
-    unknown = {tag for _, ts in train + validation for tag in ts} - set(tags)
-    if unknown:
-        raise DataError(train_path, None, f"tags {sorted(unknown)} are not in the run's tags.txt")
 
-    # Character ids are always in the batches (a model without character features
+    # The shuffle holds up to SHUFFLE_BUFFER sentences (all of UD EWT, CoNLL-2003 and
+    # WikiANN). Character ids are always in the batches (a model without character features
     # ignores them), so tuning can switch `model.char_features` on the same data.
-    def batches(sentences, shuffle):
-        dataset = tagging_batches(to_dataset(sentences), words, tags, t.batch_size,
-                                  char_vocabulary=chars, max_word_length=d.max_word_length,
-                                  lowercase=d.lowercase, shuffle_buffer=len(sentences) if shuffle else None,
-                                  seed=t.seed)
-        return dataset
+    def batches(sentences, count, shuffle):
+        return tagging_batches(sentences, words, tags, t.batch_size, char_vocabulary=chars,
+                               max_word_length=d.max_word_length, lowercase=d.lowercase,
+                               shuffle_buffer=min(count, SHUFFLE_BUFFER) if shuffle else None, seed=t.seed, cache=True)
 
-    train_batches = batches(train, shuffle=True)
+    train_batches = batches(train, train_sentences, shuffle=True)
     if t.steps_per_epoch:
         train_batches = train_batches.repeat()
-    return Data(train=train_batches, validation=batches(validation, shuffle=False), tokenizer=words,
+    return Data(train=train_batches, validation=batches(validation, validation_sentences, shuffle=False),
+                tokenizer=words,
                 info={"tags": tags, "num_tags": len(tags), "char_vocabulary": chars,
                       "vocabulary_size": len(words), "char_vocabulary_size": len(chars),
-                      "train_sentences": len(train), "validation_sentences": len(validation),
-                      "train_tokens": sum(len(s[0]) for s in train),
-                      "validation_tokens": sum(len(s[0]) for s in validation)})
+                      "train_sentences": train_sentences, "validation_sentences": validation_sentences,
+                      "train_tokens": train_tokens, "validation_tokens": validation_tokens})

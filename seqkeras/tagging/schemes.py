@@ -12,6 +12,9 @@ continue a chunk of type X starts one), so they are total: any tag sequence, eve
 an ill-formed prediction, converts, and IOB1 → IOB2 → BIOES → IOB2 round-trips
 chunks exactly. Tags without a ``-`` (``O``, or POS tags) are left as they are.
 
+`convert` works on Python lists (metrics, tests); `convert_tensor` is the same
+conversion in TensorFlow ops on one sentence's ``string[n]`` tags, for tf.data.
+
 Example:
     >>> iob1_to_iob2(["I-PER", "I-PER", "B-PER", "O", "I-LOC"])
     ['B-PER', 'I-PER', 'B-PER', 'O', 'B-LOC']
@@ -128,6 +131,41 @@ def convert(tags: Sequence[str], source: str, target: str) -> list[str]:
         return iob2_to_iob1(tags)
     iob2 = iob1_to_iob2(tags)  # any of the three reads correctly as conlleval chunks
     return iob2 if target == "iob2" else iob2_to_bioes(iob2)
+
+
+def convert_tensor(tags, source: str, target: str):
+    """`convert` in TensorFlow ops: one sentence's tags ``string[n]`` → ``string[n]``.
+
+    Vectorized over the sentence (previous / next token by shifting), so it runs in
+    a `tf.data` map; the result equals `convert` on every sequence, ill-formed ones
+    included.
+    """
+    import tensorflow as tf
+
+    convert([], source, target)  # validates the scheme names
+    tags = tf.convert_to_tensor(tags, tf.string)
+    if source == target:
+        return tags
+    parts = tf.strings.split(tags, "-", maxsplit=1).to_tensor("", shape=[None, 2])
+    is_chunk = tf.logical_and(tf.reduce_any(tf.equal(parts[:, :1], ["B", "I", "E", "S"]), axis=1),
+                              tf.not_equal(parts[:, 1], ""))
+    prefix = tf.where(is_chunk, parts[:, 0], tags)   # split_tag: (tag, "") without a chunk
+    kind = tf.where(is_chunk, parts[:, 1], "")
+    previous = lambda x, pad: tf.concat([[pad], x[:-1]], 0)  # noqa: E731
+    following = lambda x, pad: tf.concat([x[1:], [pad]], 0)  # noqa: E731
+    previous_kind = previous(kind, "")
+    closed = tf.logical_or(tf.equal(previous(prefix, "O"), "E"), tf.equal(previous(prefix, "O"), "S"))
+    starts = is_chunk & (tf.equal(prefix, "B") | tf.equal(prefix, "S") | tf.not_equal(previous_kind, kind)
+                         | closed | tf.equal(previous_kind, ""))
+    if target == "iob1":
+        begin = starts & tf.equal(previous_kind, kind)
+    else:
+        begin = starts
+    inside = tf.where(begin, "B-", "I-")
+    if target == "bioes":  # ends read on the IOB2 sequence, as `iob2_to_bioes` does
+        ends = is_chunk & (following(starts, True) | tf.not_equal(following(kind, ""), kind))
+        inside = tf.where(starts & ends, "S-", tf.where(starts, "B-", tf.where(ends, "E-", "I-")))
+    return tf.where(is_chunk, inside + kind, tags)
 
 
 def chunks(tags: Sequence[str]) -> list[tuple[str, int, int]]:
