@@ -5,8 +5,8 @@ Everything streams through tf.data: the sentences come from
 line), the tag scheme is converted in the graph (`schemes.convert_tensor`), and the
 word, character and tag vocabularies are counted over the training split with
 `Vocabulary.build` (memory bounded by the distinct tokens). Batches come from
-`seqkeras.data.tagging_batches` (length-bucketed, character ids per token, parsed
-sentences cached after the first epoch) as ``({"tokens": int64[B, T], "chars":
+`seqkeras.data.tagging_batches` (length-bucketed, character ids per token; the parsed
+sentences are cached in memory by the first pass) as ``({"tokens": int64[B, T], "chars":
 int64[B, T, C]}, tags int32[B, T])``.
 
 Files of a run (next to the runner's ``vocabulary.txt``): ``vocabulary.txt`` (words),
@@ -89,12 +89,14 @@ def build_data(spec, data_dir=None, vocabulary_path: str | os.PathLike | None = 
     train_path = resolve_path(d.train, data_dir)
     read = lambda path: read_sentences(path, d.format, d.token_column, d.tag_column,  # noqa: E731
                                        d.tag_format, d.tag_scheme)
-    train = read(train_path)
+    # The parsed, converted sentences stay in memory after the first (counting) pass:
+    # counting the vocabularies and every training epoch then read the cache.
+    train = read(train_path).cache()
     train_sentences, train_tokens = count_sentences(train)
     if not train_sentences:
         raise DataError(train_path, None, "the training file has no sentences")
     if d.validation:
-        validation = read(resolve_path(d.validation, data_dir))
+        validation = read(resolve_path(d.validation, data_dir)).cache()
         validation_sentences, validation_tokens = count_sentences(validation)
     else:
         keep = train_sentences - max(1, int(round(train_sentences * d.validation_fraction)))
@@ -132,7 +134,7 @@ def build_data(spec, data_dir=None, vocabulary_path: str | os.PathLike | None = 
     def batches(sentences, count, shuffle):
         return tagging_batches(sentences, words, tags, t.batch_size, char_vocabulary=chars,
                                max_word_length=d.max_word_length, lowercase=d.lowercase,
-                               shuffle_buffer=min(count, SHUFFLE_BUFFER) if shuffle else None, seed=t.seed, cache=True)
+                               shuffle_buffer=min(count, SHUFFLE_BUFFER) if shuffle else None, seed=t.seed)
 
     train_batches = batches(train, train_sentences, shuffle=True)
     if t.steps_per_epoch:
