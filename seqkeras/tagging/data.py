@@ -54,9 +54,10 @@ def count_sentences(sentences: tf.data.Dataset) -> tuple[int, int]:
 
 def tag_inventory(*splits: tf.data.Dataset) -> list[str]:
     """The tag set of sentence datasets in class-index order: ``O`` first (when present), then sorted."""
-    tags = set()
-    for split in splits:
-        tags.update(Vocabulary.build(split.map(lambda s: s["tags"]), reserved=("<pad>", "<unk>")).tokens[2:])
+    all_tags = splits[0].map(lambda s: s["tags"])
+    for split in splits[1:]:
+        all_tags = all_tags.concatenate(split.map(lambda s: s["tags"]))
+    tags = set(Vocabulary.build(all_tags).tokens[2:])  # after "<pad>", "<unk>"
     return (["O"] if "O" in tags else []) + sorted(tags - {"O"})
 
 
@@ -117,10 +118,13 @@ def build_data(spec, data_dir=None, vocabulary_path: str | os.PathLike | None = 
         tokens = train.map(lambda s: s["tokens"])
         words = Vocabulary.build(tokens.map(lambda w: tf.strings.lower(w, encoding="utf-8")) if d.lowercase
                                  else tokens, d.min_count, d.max_vocabulary or None)
-        def letters(words):  # as tagging_batches cuts them: the first max_word_length (0 = all)
-            letters = tf.strings.unicode_split(words, "UTF-8", errors="replace")
-            return letters[:, :d.max_word_length] if d.max_word_length else letters
-        chars = Vocabulary.build(tokens.map(letters))
+
+        def first_characters(words):
+            """``string[n]`` → ``string[n, None]``: each word's characters, cut as `tagging_batches` cuts them."""
+            characters = tf.strings.unicode_split(words, "UTF-8", errors="replace")
+            return characters[:, :d.max_word_length] if d.max_word_length else characters
+
+        chars = Vocabulary.build(tokens.map(first_characters))
         tags = data_tags
         if folder is not None:
             folder.mkdir(parents=True, exist_ok=True)
