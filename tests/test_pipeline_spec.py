@@ -7,7 +7,7 @@ import pytest
 from seqkeras.language_model import Spec
 from seqkeras.pipeline import registry
 from seqkeras.pipeline.commands.common import parse_overrides
-from seqkeras.pipeline.spec import SpecError, get_key, load_spec, to_dict, with_overrides
+from seqkeras.pipeline.spec import SpecError, get_key, load_spec, read_toml, to_dict, with_overrides
 
 PIPELINES = pathlib.Path(__file__).resolve().parents[1] / "pipelines"
 
@@ -33,6 +33,13 @@ def test_shipped_pipelines_load(name):
     assert spec.name == name
     assert spec.model_name == name
     assert spec.training.bptt_length > 0
+
+
+@pytest.mark.parametrize("path", sorted(PIPELINES.glob("*.toml")), ids=lambda p: p.stem)
+def test_every_shipped_pipeline_loads_and_validates(path):
+    spec = load_spec(path)
+    assert spec.name == path.stem and spec.application == read_toml(path)["application"]
+    spec.validate()
 
 
 def test_defaults_and_types(tmp_path):
