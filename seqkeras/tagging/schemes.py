@@ -153,14 +153,12 @@ def convert_tensor(tags, source: str, target: str):
     kind = tf.where(is_chunk, parts[:, 1], "")
     previous = lambda x, pad: tf.concat([[pad], x[:-1]], 0)  # noqa: E731
     following = lambda x, pad: tf.concat([x[1:], [pad]], 0)  # noqa: E731
-    previous_kind = previous(kind, "")
-    closed = tf.logical_or(tf.equal(previous(prefix, "O"), "E"), tf.equal(previous(prefix, "O"), "S"))
+    previous_kind, previous_prefix = previous(kind, ""), previous(prefix, "O")
+    # A chunk token starts a chunk unless it is I/E continuing an open chunk of its type
+    # (kind is never "" here, so a previous non-chunk token also differs in kind).
     starts = is_chunk & (tf.equal(prefix, "B") | tf.equal(prefix, "S") | tf.not_equal(previous_kind, kind)
-                         | closed | tf.equal(previous_kind, ""))
-    if target == "iob1":
-        begin = starts & tf.equal(previous_kind, kind)
-    else:
-        begin = starts
+                         | tf.equal(previous_prefix, "E") | tf.equal(previous_prefix, "S"))
+    begin = starts & tf.equal(previous_kind, kind) if target == "iob1" else starts
     inside = tf.where(begin, "B-", "I-")
     if target == "bioes":  # ends read on the IOB2 sequence, as `iob2_to_bioes` does
         ends = is_chunk & (following(starts, True) | tf.not_equal(following(kind, ""), kind))
