@@ -145,3 +145,32 @@ def test_tensorboard_logs_batch_level_loss(tmp_path, monkeypatch):
     tags = {value.tag for path in (tmp_path / "logs").rglob("events.out.tfevents.*")
             for event in tf.compat.v1.train.summary_iterator(str(path)) for value in event.summary.value}
     assert "batch_loss" in tags and "epoch_loss" in tags
+
+
+def test_cosine_schedule_sets_the_rate_of_every_step_and_holds_then_anneals():
+    import math
+
+    import numpy as np
+
+    from seqkeras.pipeline.spec import TrainingSpec
+    from seqkeras.pipeline.training import CosineDecay, schedule_callbacks
+
+    training = TrainingSpec(learning_rate=0.1, epochs=3)
+    training.schedule.kind, training.schedule.decay_after, training.schedule.decay = "cosine", 1, 0.1
+    [cosine] = schedule_callbacks(training, 0.1)
+    assert isinstance(cosine, CosineDecay)
+
+    class Rates(keras.callbacks.Callback):
+        seen = []
+
+        def on_train_batch_begin(self, batch, logs=None):   # runs after the schedule's hook
+            self.seen.append(float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate)))
+
+    x = keras.ops.ones((16, 2))
+    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+    model.compile(keras.optimizers.SGD(0.1), "mse")
+    model.fit(x, x[:, :1], batch_size=4, epochs=3, verbose=0, callbacks=[cosine, Rates()])
+    # Epoch 0 holds 0.1; epochs 1-2 (8 steps) follow 0.01 + 0.09 (1 + cos(π s / 8)) / 2.
+    expected = [0.1] * 4 + [0.01 + 0.09 * 0.5 * (1 + math.cos(math.pi * s / 8)) for s in range(8)]
+    np.testing.assert_allclose(Rates.seen, expected, rtol=1e-6)
+    assert cosine.rate(3.0) == pytest.approx(0.01)

@@ -51,7 +51,10 @@ class ScheduleSpec:
       * ``"zaremba"``: constant for `decay_after` epochs, then × `decay` per epoch
         (Zaremba et al. 2014: small model 4 / 0.5, medium 6 / 0.8);
       * ``"plateau"``: × `decay` when the validation loss stops improving
-        (`patience` epochs).
+        (`patience` epochs);
+      * ``"cosine"``: constant for `decay_after` epochs, then a half cosine, updated
+        every step, from the initial rate down to `decay` × it at the end of the last
+        epoch (``decay = 0`` anneals to zero). For a fixed budget of updates.
     """
 
     kind: str = "constant"
@@ -149,7 +152,7 @@ class PipelineSpec:
         t = self.training
         _choice(self, "training.optimizer", t.optimizer, ("sgd", "adam", "adamw", "rmsprop"))
         _choice(self, "training.precision", t.precision, ("float32", "mixed_bfloat16"))
-        _choice(self, "training.schedule.kind", t.schedule.kind, ("constant", "zaremba", "plateau"))
+        _choice(self, "training.schedule.kind", t.schedule.kind, ("constant", "zaremba", "plateau", "cosine"))
         _choice(self, "tuning.tuner", self.tuning.tuner, ("random", "hyperband", "bayesian"))
         _choice(self, "tuning.direction", self.tuning.direction, ("min", "max"))
         _choice(self, "export.version_policy", self.export.version_policy, ("next", "fixed", "timestamp"))

@@ -47,6 +47,8 @@ def schedule_callbacks(training, base_learning_rate: float, spent_seconds: float
         def rate(epoch, lr=None):
             return float(base_learning_rate * schedule.decay ** max(0, epoch + 1 - schedule.decay_after))
         callbacks.append(keras.callbacks.LearningRateScheduler(rate))
+    elif schedule.kind == "cosine":
+        callbacks.append(CosineDecay(base_learning_rate, training.epochs, schedule.decay_after, schedule.decay))
     elif schedule.kind == "plateau":
         callbacks.append(keras.callbacks.ReduceLROnPlateau(monitor="val_loss", factor=schedule.decay,
                                                            patience=schedule.patience, verbose=1))
@@ -56,6 +58,38 @@ def schedule_callbacks(training, base_learning_rate: float, spent_seconds: float
         callbacks.append(keras.callbacks.EarlyStopping(monitor="val_loss", patience=training.early_stopping,
                                                        restore_best_weights=True))
     return callbacks
+
+
+class CosineDecay(keras.callbacks.Callback):
+    """Set the learning rate before every training step: constant for `hold_epochs`,
+    then ``base × (final + (1 - final) × (1 + cos(π p)) / 2)`` where p goes from 0 to 1
+    over the remaining epochs (fractional within an epoch when its number of steps is
+    known). It depends only on (epoch, step), so a resumed run continues the curve.
+
+    Args:
+        base: the initial learning rate.
+        epochs: the epochs of the whole training (p = 1 at the end of the last one).
+        hold_epochs: epochs at the initial rate first.
+        final: the last rate as a fraction of `base`.
+    """
+
+    def __init__(self, base: float, epochs: int, hold_epochs: int = 0, final: float = 0.0):
+        super().__init__()
+        self.base, self.epochs, self.hold_epochs, self.final = base, epochs, hold_epochs, final
+        self._epoch = 0
+
+    def rate(self, epoch: float) -> float:
+        """The learning rate at (fractional) `epoch`."""
+        span = max(self.epochs - self.hold_epochs, 1e-9)
+        progress = min(max((epoch - self.hold_epochs) / span, 0.0), 1.0)
+        return self.base * (self.final + (1.0 - self.final) * 0.5 * (1.0 + math.cos(math.pi * progress)))
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._epoch = epoch
+
+    def on_train_batch_begin(self, batch, logs=None):
+        steps = self.params.get("steps") or 0
+        self.model.optimizer.learning_rate = self.rate(self._epoch + (batch / steps if steps else 0.0))
 
 
 class LearningRateLogger(keras.callbacks.Callback):
