@@ -22,6 +22,7 @@ import pathlib
 import tensorflow as tf
 
 from seqkeras.data import DataError, Vocabulary, conll_sentences, resolve_path, tagging_batches
+from seqkeras.data.builders.tagging import word_characters
 from seqkeras.pipeline.data import Data
 from seqkeras.tagging.schemes import convert_tensor
 
@@ -119,12 +120,7 @@ def build_data(spec, data_dir=None, vocabulary_path: str | os.PathLike | None = 
         words = Vocabulary.build(tokens.map(lambda w: tf.strings.lower(w, encoding="utf-8")) if d.lowercase
                                  else tokens, d.min_count, d.max_vocabulary or None)
 
-        def first_characters(words):
-            """``string[n]`` → ``string[n, None]``: each word's characters, cut as `tagging_batches` cuts them."""
-            characters = tf.strings.unicode_split(words, "UTF-8", errors="replace")
-            return characters[:, :d.max_word_length] if d.max_word_length else characters
-
-        chars = Vocabulary.build(tokens.map(first_characters))
+        chars = Vocabulary.build(tokens.map(lambda words: word_characters(words, d.max_word_length)))
         tags = data_tags
         if folder is not None:
             folder.mkdir(parents=True, exist_ok=True)

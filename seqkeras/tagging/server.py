@@ -38,6 +38,7 @@ import numpy as np
 import tensorflow as tf
 
 from seqkeras import serving
+from seqkeras.data.builders.tagging import word_characters
 
 SERVING_SIGNATURE = "serving_default"
 TAG_TOKENS_SIGNATURE = "tag_tokens"
@@ -86,7 +87,7 @@ class TaggerServer(tf.Module):
         padded = tf.pad(tokens, [[0, 0], [0, 1]], constant_values="")
         words = tf.strings.lower(padded, encoding="utf-8") if self.lowercase else padded
         word_ids = tf.where(tf.equal(padded, ""), tf.constant(0, tf.int64), self.word_table.lookup(words))
-        letters = tf.strings.unicode_split(padded, "UTF-8", errors="replace")[:, :, :self.max_word_length]
+        letters = word_characters(padded, self.max_word_length)
         char_ids = tf.ragged.map_flat_values(self.char_table.lookup, letters).to_tensor(0)
         char_ids = tf.reshape(char_ids, tf.concat([tf.shape(padded), [tf.shape(char_ids)[2]]], 0))
         # ... and C ≥ 1 (a batch of only empty sentences has no characters at all).

@@ -10,6 +10,17 @@ from seqkeras.data.builders.batching import bucketed_batches, shuffled
 from seqkeras.data.vocabulary import Vocabulary
 
 
+def word_characters(words: tf.Tensor, max_word_length: int | None = None) -> tf.RaggedTensor:
+    """Characters of each word, ``string[...] → string[..., None]`` (ragged).
+
+    Invalid UTF-8 becomes U+FFFD; each word keeps its first `max_word_length`
+    characters (all when None or 0). The one definition of a word's characters that
+    the training batches, the character vocabulary and the exported tagger share.
+    """
+    letters = tf.strings.unicode_split(words, "UTF-8", errors="replace")
+    return letters[..., :max_word_length] if max_word_length else letters
+
+
 def tagging_batches(sentences: tf.data.Dataset, vocabulary: Vocabulary, tags: Sequence[str],
                     batch_size: int, char_vocabulary: Vocabulary | None = None,
                     max_word_length: int | None = None, lowercase: bool = False,
@@ -57,9 +68,7 @@ def tagging_batches(sentences: tf.data.Dataset, vocabulary: Vocabulary, tags: Se
         tag_ids = tf.where(pad, 0, tag_table.lookup(tag_strings))
         if chars is None:
             return ids, tag_ids
-        letters = tf.strings.unicode_split(tokens, "UTF-8", errors="replace")  # [B, T, None]
-        if max_word_length:
-            letters = letters[:, :, :max_word_length]
+        letters = word_characters(tokens, max_word_length)  # [B, T, None]
         return {"tokens": ids, "chars": chars(letters).to_tensor(0)}, tag_ids
 
     examples = sentences.map(lambda s: (s["tokens"], s["tags"]))
