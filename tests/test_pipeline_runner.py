@@ -121,7 +121,7 @@ def test_tuner_resumes_and_summarises(tiny, tmp_path):
     assert tuned.model.units == best["model.units"]
 
 
-def test_time_budget_counts_the_time_a_resumed_run_already_spent():
+def test_time_budget_counts_the_time_a_resumed_run_already_spent(capsys):
     from seqkeras.pipeline.training import TimeBudget
 
     x = keras.ops.ones((8, 2))
@@ -131,6 +131,9 @@ def test_time_budget_counts_the_time_a_resumed_run_already_spent():
     assert len(fresh.history["loss"]) == 3
     resumed = model.fit(x, x[:, :1], epochs=3, verbose=0, callbacks=[TimeBudget(minutes=10, spent_seconds=601)])
     assert len(resumed.history["loss"]) == 1               # the budget was already used up
+    assert "time budget" in capsys.readouterr().out
+    model.fit(x, x[:, :1], epochs=1, verbose=0, callbacks=[TimeBudget(minutes=10, spent_seconds=601)])
+    assert "time budget" not in capsys.readouterr().out   # the last epoch: nothing was cut short
 
 
 def test_tensorboard_logs_batch_level_loss(tmp_path, monkeypatch):

@@ -139,7 +139,8 @@ class TimeBudget(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         import time
         now = time.perf_counter()
-        if now - self._start + (now - self._epoch_start) > self.seconds:
+        last = epoch + 1 >= (self.params.get("epochs") or 0)
+        if not last and now - self._start + (now - self._epoch_start) > self.seconds:
             print(f"\ntime budget of {self.seconds / 60:.1f} min reached after epoch {epoch + 1}: stopping")
             self.model.stop_training = True
 
