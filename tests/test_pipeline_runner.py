@@ -164,7 +164,9 @@ def test_cosine_schedule_sets_the_rate_of_every_step_and_holds_then_anneals():
     assert isinstance(cosine, CosineDecay)
 
     class Rates(keras.callbacks.Callback):
-        seen = []
+        def __init__(self):
+            super().__init__()
+            self.seen = []
 
         def on_train_batch_begin(self, batch, logs=None):   # runs after the schedule's hook
             self.seen.append(float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate)))
@@ -172,8 +174,9 @@ def test_cosine_schedule_sets_the_rate_of_every_step_and_holds_then_anneals():
     x = keras.ops.ones((16, 2))
     model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
     model.compile(keras.optimizers.SGD(0.1), "mse")
-    model.fit(x, x[:, :1], batch_size=4, epochs=3, verbose=0, callbacks=[cosine, Rates()])
+    rates = Rates()
+    model.fit(x, x[:, :1], batch_size=4, epochs=3, verbose=0, callbacks=[cosine, rates])
     # Epoch 0 holds 0.1; epochs 1-2 (8 steps) follow 0.01 + 0.09 (1 + cos(π s / 8)) / 2.
     expected = [0.1] * 4 + [0.01 + 0.09 * 0.5 * (1 + math.cos(math.pi * s / 8)) for s in range(8)]
-    np.testing.assert_allclose(Rates.seen, expected, rtol=1e-6)
+    np.testing.assert_allclose(rates.seen, expected, rtol=1e-6)
     assert cosine.rate(3.0) == pytest.approx(0.01)
