@@ -58,8 +58,9 @@ def test_fast_paths_match_plain_tensorflow_ops():
     """ASCII lower-casing and single-space splitting are shortcuts only: same tokens."""
 
     texts = tf.constant(["The CAT\tsat\r\non  the MAT", "", "   ", "Élan ÀB x\x0bY", b"A\xffB c\xc3", "x\x01Y z",
-                         "Hi, there! (don't)", "İstanbul KELVIN \u212a"])
-    for batch in (texts, texts[:3], texts[6:7], texts[:0]):
+                         "Hi, there! (don't)", "İstanbul KELVIN \u212a", "ΟΔΟΣ ΣΑΣ Α-Σ ΑΣ. The ÉLAN of NAÏVE Straße",
+                         "ASCII ONLY Line", "Ünïcode at the END É"])
+    for batch in (texts, texts[:3], texts[6:7], texts[9:10], texts[:0]):
         for lowercase in (False, True):
             for strip in (False, True):
                 standard = tf.strings.lower(batch, encoding="utf-8") if lowercase else batch
