@@ -10,7 +10,9 @@ the same run with
 * a plain-Python baseline (read, lower, split, dict lookup, list batches);
 * `keras.layers.TextVectorization` with its default standardization on the same
   ~50 MB of text (same batches of lines, ragged vs ragged and padded vs padded),
-  and the raw `tf.data.TextLineDataset` read limit;
+  and the raw `tf.data.TextLineDataset` read limit; each ratio in wall time
+  (throughput) and in the process's CPU seconds (the work, which other load on the
+  machine changes much less);
 * the PTB-small model's token consumption during training (`PTB_SMALL_TOKENS_PER_S`).
 
 Usage: ``python bench/ingestion.py [--data-dir ../shared/data] [--megabytes 50]``.
@@ -77,16 +79,22 @@ def timed(dataset: tf.data.Dataset, count_tokens, repeats: int = 3) -> tuple[flo
 
 def interleaved(datasets: dict, count_tokens, rounds: int = 5) -> dict:
     """Per-round epoch seconds of several datasets timed in turn, after one untimed
-    warm-up epoch each: ``{name: ([seconds per round], tokens)}``."""
+    warm-up epoch each: ``{name: ([wall seconds per round], [CPU seconds per round], tokens)}``.
+
+    CPU seconds are the whole process's (all tf.data threads): the work an epoch
+    costs, which other load on the machine changes much less than the wall time.
+    """
     epochs = {name: epoch_of(dataset, count_tokens) for name, dataset in datasets.items()}
     tokens = {name: epoch() for name, epoch in epochs.items()}
-    seconds = {name: [] for name in datasets}
+    wall = {name: [] for name in datasets}
+    cpu = {name: [] for name in datasets}
     for _ in range(rounds):
         for name, epoch in epochs.items():
-            start = time.perf_counter()
+            start, start_cpu = time.perf_counter(), time.process_time()
             epoch()
-            seconds[name].append(time.perf_counter() - start)
-    return {name: (seconds[name], tokens[name]) for name in datasets}
+            wall[name].append(time.perf_counter() - start)
+            cpu[name].append(time.process_time() - start_cpu)
+    return {name: (wall[name], cpu[name], tokens[name]) for name in datasets}
 
 
 def timed_epochs(dataset: tf.data.Dataset, count_tokens, epochs: int) -> list[tuple[float, int]]:
@@ -212,15 +220,17 @@ def bench_word_throughput(text: pathlib.Path, nbytes: int) -> list[dict]:
     seconds = interleaved({label: lines().map(fn, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
                            for label, (fn, _, _) in candidates.items()}, count_ids)
     for label, (_, kind, name) in candidates.items():
-        times, tokens = seconds[label]
+        times, cpu, tokens = seconds[label]
         if name is None:
-            rows.append(row(label, statistics.median(times), tokens, nbytes, "reference"))
+            rows.append(row(label, statistics.median(times), tokens, nbytes,
+                            f"reference ({statistics.median(cpu):.2f} CPU s)"))
             continue
-        reference = seconds[f"TextVectorization default, {kind}"][0]
+        reference, reference_cpu, _ = seconds[f"TextVectorization default, {kind}"]
         ratios = [r / t for r, t in zip(reference, times)]
+        cpu_ratio = statistics.median(r / t for r, t in zip(reference_cpu, cpu))
         rows.append(row(label, statistics.median(times), tokens, nbytes,
                         f"{statistics.median(ratios):.2f}× TextVectorization {kind} "
-                        f"(rounds {min(ratios):.2f}–{max(ratios):.2f})"
+                        f"(rounds {min(ratios):.2f}–{max(ratios):.2f}; CPU s {cpu_ratio:.2f}×)"
                         + {"lower": f" (target ≥ {TEXT_VECTORIZATION_TARGET})", "as is": " (pre-tokenized text)"}.get(
                             name, " (same standardization)")))
 
