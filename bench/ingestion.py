@@ -43,7 +43,9 @@ from seqkeras import data  # noqa: E402
 # input-bound.
 PTB_SMALL_TOKENS_PER_S = 7_000
 TARGET_MARGIN = 10
-TEXT_VECTORIZATION_TARGET = 1.5  # word tokenization + lookup + batching vs TextVectorization
+# Word tokenization + lookup + batching vs TextVectorization. The anchor for it is a
+# whitespace split and a static table (no standardization): WordTokenizer() as is.
+TEXT_VECTORIZATION_TARGET = 1.5
 BATCH = 1024
 
 
@@ -231,7 +233,7 @@ def bench_word_throughput(text: pathlib.Path, nbytes: int) -> list[dict]:
         rows.append(row(label, statistics.median(times), tokens, nbytes,
                         f"{statistics.median(ratios):.2f}× TextVectorization {kind} "
                         f"(rounds {min(ratios):.2f}–{max(ratios):.2f}; CPU s {cpu_ratio:.2f}×)"
-                        + {"lower": f" (target ≥ {TEXT_VECTORIZATION_TARGET})", "as is": " (pre-tokenized text)"}.get(
+                        + {"as is": f" (pre-tokenized text; target ≥ {TEXT_VECTORIZATION_TARGET})", "lower": " (+ lower-casing)"}.get(
                             name, " (same standardization)")))
 
     ids = {t: i for i, t in enumerate(vocab.tokens)}
