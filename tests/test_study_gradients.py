@@ -5,13 +5,9 @@ import json
 import numpy as np
 import pytest
 
-from seqkeras.study.gradients import (
-    StudyConfig,
-    gate_comparison,
-    make_cell,
-    noise_level,
-    write_report,
-)
+from seqkeras.study.gradients import FULL_CELLS, StudyConfig, registry_name
+from seqkeras.study.report import gate_comparison, noise_level, write_report
+from seqkeras.tasks.model import make_cell
 
 
 def _fake_results(cells, tasks=("adding", "agreement"), lags=(4, 8)):
@@ -52,12 +48,13 @@ def test_report_has_headline_table_gate_comparison_and_pngs(tmp_path):
 
 
 def test_every_cell_of_the_study_builds():
-    from seqkeras.study.gradients import FULL_CELLS
+    from seqkeras.cli import main
 
+    assert registry_name("lstm-nfg") == "lstm:nfg" and registry_name("gru") == "gru"
     for name in FULL_CELLS:
-        assert make_cell(name, 4).units == 4
-    with pytest.raises(ValueError, match="Unknown cell"):
-        make_cell("lstm-bogus", 4)
+        assert make_cell(registry_name(name), 4).units == 4
+    with pytest.raises(ValueError, match="Unknown cell 'lstm-bogus'"):
+        main(["study", "gradients", "--cells", "lstm,lstm-bogus"])
 
 
 def test_quick_study_writes_markdown_and_pngs(tmp_path):

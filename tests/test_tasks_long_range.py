@@ -3,8 +3,10 @@
 import numpy as np
 import pytest
 
+from seqkeras.cells import LSTMCell
 from seqkeras.tasks import AddingProblem, Agreement, CopyMemory, get_task
 from seqkeras.tasks.agreement import NOUNS
+from seqkeras.tasks.model import make_cell
 
 
 def test_adding_target_is_sum_of_the_two_marked_numbers():
@@ -64,3 +66,10 @@ def test_datasets_stream_fresh_reproducible_batches():
         task.dataset(0)
     with pytest.raises(ValueError, match="name"):
         get_task("nope")
+
+
+def test_make_cell_spells_lstm_variants_with_a_colon():
+    cell = make_cell("lstm:nfg", 4)
+    assert isinstance(cell, LSTMCell) and cell.variant == "nfg" and cell.units == 4
+    with pytest.raises(ValueError, match="'lstm:nfg'"):
+        make_cell("lstm-nfg", 4)

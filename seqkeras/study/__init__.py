@@ -1,13 +1,13 @@
 """`seqkeras study`: experiments that train many seqkeras cells and write reports."""
 
+from seqkeras.study.options import configure as configure_gradients
+
 
 def configure(parser):
     sub = parser.add_subparsers(dest="study", required=True)
     gradients = sub.add_parser(
         "gradients", help="gradient flow and long-range tasks across every cell"
     )
-    from seqkeras.study.gradients import configure as configure_gradients
-
     configure_gradients(gradients)
 
 
