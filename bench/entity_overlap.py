@@ -26,7 +26,7 @@ import pathlib
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 from seqkeras.data import resolve_path  # noqa: E402
-from seqkeras.pipeline.spec import load_spec  # noqa: E402
+from seqkeras.pipeline import load_spec  # noqa: E402
 from seqkeras.tagging.data import read_sentences  # noqa: E402
 from seqkeras.tagging.schemes import chunks  # noqa: E402
 

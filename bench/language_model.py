@@ -82,7 +82,7 @@ def validation_perplexity(model: keras.Model, data, windows: tf.data.Dataset, ep
     start = time.perf_counter()
     model.fit(windows, epochs=epochs, verbose=0, callbacks=[ResetStates()])
     seconds = time.perf_counter() - start
-    total, count = stream_nll(model, stream_windows(data.info["validation_ids"], batch_size, BPTT))
+    total, count = stream_nll(model, stream_windows(data.validation_ids, batch_size, BPTT))
     return summarize(total, count, "word")["perplexity"], seconds
 
 
@@ -106,7 +106,7 @@ def main(argv=None):
     results = []
     for batch_size in args.batch_size:
         data = build_data(with_overrides(spec, {"training.batch_size": batch_size}), args.data_dir)
-        vocabulary_size = data.info["vocabulary_size"]
+        vocabulary_size = data.vocabulary_size
         train = data.train.cache()
         for name, make in CONFIGS.items():
             if args.configs and name not in args.configs:

@@ -2,18 +2,23 @@
 
 Each subcommand lives in its own module, which exposes `configure(parser)` (add
 arguments) and `main(args)` (run, return an exit code). Register a new one in
-`COMMANDS`; modules are imported only when their command runs.
+`COMMANDS`; a module is imported only when its command is named, and none imports
+TensorFlow before `main`, so ``--help`` and argument errors answer at once.
+
+TensorFlow's C++ start-up logs and Keras warnings that a user cannot act on are
+silenced unless ``--verbose`` is given.
 """
 
 import argparse
 import importlib
 import os
 import sys
+import warnings
 
 # command -> (module, one-line help)
 COMMANDS = {
     "demo": ("seqkeras.demo", "the main job: the Tiny Shakespeare pipeline end to end (same as `run`)"),
-    "study": ("seqkeras.study", "gradient-flow study: train every cell on long-range tasks, write a report"),
+    "init": ("seqkeras.pipeline.commands.init", "write a commented starter spec for your own data file"),
     "run": ("seqkeras.pipeline.commands.run", "run a pipeline: ingest, (tune), train, evaluate, export"),
     "train": ("seqkeras.pipeline.commands.train", "train a pipeline's model (resumes an interrupted run)"),
     "tune": ("seqkeras.pipeline.commands.tune", "search a pipeline's hyperparameters with keras-tuner"),
@@ -21,30 +26,48 @@ COMMANDS = {
     "export": ("seqkeras.pipeline.commands.export", "export a pipeline's trained model as a SavedModel"),
     "generate": ("seqkeras.pipeline.commands.generate", "generate text from a SavedModel or a trained pipeline"),
     "predict": ("seqkeras.pipeline.commands.predict", "run a SavedModel signature on a file of inputs"),
+    "study": ("seqkeras.study", "gradient-flow study: train every cell on long-range tasks, write a report"),
 }
+
+# Keras warnings about what the runner does on purpose: `shuffle` with a tf.data input
+# (the dataset shuffles itself), and a finite dataset of unknown length ending an epoch.
+QUIET_WARNINGS = (r".*`shuffle=True` was passed, but will be ignored.*", r".*Your input ran out of data.*")
 
 
 def build_parser():
     parser = argparse.ArgumentParser(prog="seqkeras", description=__doc__.splitlines()[0])
+    parser.add_argument("--verbose", action="store_true",
+                        help="show TensorFlow's start-up logs and every Keras warning")
     subparsers = parser.add_subparsers(dest="command", required=True)
     for name, (module_name, help_text) in COMMANDS.items():
         sub = subparsers.add_parser(name, help=help_text, description=help_text)
         sub.set_defaults(_module=module_name)
-        sub.add_argument("--_configured", action="store_true", help=argparse.SUPPRESS)
     return parser, subparsers
 
 
+def quiet() -> None:
+    """Silence TensorFlow's C++ logs and the Keras warnings in `QUIET_WARNINGS`.
+
+    Must run before TensorFlow is imported (the C++ log level is read at load time).
+    """
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    os.environ.setdefault("GRPC_VERBOSITY", "ERROR")
+    os.environ.setdefault("ABSL_MIN_LOG_LEVEL", "3")
+    for pattern in QUIET_WARNINGS:
+        warnings.filterwarnings("ignore", message=pattern)
+
+
 def main(argv=None):
-    argv = sys.argv[1:] if argv is None else argv
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    argv = sys.argv[1:] if argv is None else list(argv)
     parser, subparsers = build_parser()
-    if argv and argv[0] in COMMANDS:
-        # Configure only the chosen command's arguments (imports its module).
-        module = importlib.import_module(COMMANDS[argv[0]][0])
-        module.configure(subparsers.choices[argv[0]])
+    command = next((a for a in argv if not a.startswith("-")), None)
+    if command in COMMANDS:
+        # Configure only the chosen command's arguments (imports its module, not TensorFlow).
+        importlib.import_module(COMMANDS[command][0]).configure(subparsers.choices[command])
     args = parser.parse_args(argv)
-    module = importlib.import_module(args._module)
-    return module.main(args) or 0
+    if not args.verbose:
+        quiet()
+    return importlib.import_module(args._module).main(args) or 0
 
 
 if __name__ == "__main__":

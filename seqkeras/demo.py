@@ -22,7 +22,7 @@ def configure(parser):
 
 def load_demo_spec():
     """The repository's Shakespeare pipeline spec."""
-    from seqkeras.pipeline.spec import load_spec
+    from seqkeras.pipeline.registry import load_spec
 
     if not SPEC_FILE.is_file():
         raise SystemExit(

@@ -47,3 +47,15 @@ def test_spec_rejects_bad_values():
         parse_spec(Spec, {**base, "data": {"train": "x", "format": "json"}})
     with pytest.raises(SpecError, match="unknown key"):
         parse_spec(Spec, {**base, "model": {"unit": 3}})
+    with pytest.raises(SpecError, match="model.cell"):
+        parse_spec(Spec, {**base, "model": {"cell": "lstm-cifg"}})
+    with pytest.raises(SpecError, match="model.output_dropout"):
+        parse_spec(Spec, {**base, "model": {"output_dropout": 1.0}})
+
+
+def test_serving_token_limit_defaults_to_the_training_cut():
+    base = {"application": "classification", "data": {"train": "x.tsv"}}
+    assert parse_spec(Spec, base).serving_max_tokens() == 2048
+    assert parse_spec(Spec, {**base, "data": {"train": "x", "max_length": 50}}).serving_max_tokens() == 50
+    limited = {**base, "data": {"train": "x", "max_length": 50}, "export": {"max_tokens": 7}}
+    assert parse_spec(Spec, limited).serving_max_tokens() == 7

@@ -1,16 +1,17 @@
-"""Classification pipeline: readers, hash split, and a tiny `seqkeras run` whose export is
-reloaded in a process where `import seqkeras` fails."""
+"""Classification pipeline: readers, hash split, `seqkeras init` on a user's file, and a
+tiny `seqkeras run` whose export is reloaded in a process where `import seqkeras` fails."""
 
 import json
-import subprocess
-import sys
 import textwrap
 
 import numpy as np
 import pytest
+import tensorflow as tf
 
-from seqkeras.classification import hash_split, read_labelled
+from seqkeras.classification import detect_format, hash_split, read_labelled, starter_keys
 from seqkeras.cli import main as cli_main
+from seqkeras.pipeline import load_spec
+from without_seqkeras import call_signatures
 
 GOOD = ["good", "great", "fine", "lovely"]
 BAD = ["bad", "awful", "poor", "dull"]
@@ -56,30 +57,6 @@ def test_uci_files_read_1000_rows_each(shared_data):
     assert len(texts) == 3000
 
 
-LOAD_WITHOUT_SEQKERAS = textwrap.dedent("""
-    import json, sys
-    sys.modules["seqkeras"] = None          # `import seqkeras` raises ImportError from here on
-    try:
-        import seqkeras
-        raise SystemExit("seqkeras is importable")
-    except ImportError:
-        pass
-    import tensorflow as tf
-    loaded = tf.saved_model.load(sys.argv[1])
-    classify = loaded.signatures["serving_default"]
-    texts = ["good great lovely film", "bad awful dull", "", " ".join(["good"] * 20000), "zzz unknown words"]
-    out = {k: v.numpy() for k, v in classify(text=tf.constant(texts)).items()}
-    empty = {k: v.numpy() for k, v in classify(text=tf.constant([], tf.string)).items()}
-    print(json.dumps({
-        "label": [x.decode() for x in out["label"]],
-        "probabilities": out["probabilities"].tolist(),
-        "classes": [[c.decode() for c in row] for row in out["classes"]],
-        "dtypes": [str(out["probabilities"].dtype)],
-        "empty_shapes": [list(empty["label"].shape), list(empty["probabilities"].shape)],
-    }))
-""")
-
-
 def test_seqkeras_run_end_to_end_and_export_loads_without_seqkeras(tmp_path):
     data = tmp_path / "data"
     data.mkdir()
@@ -119,14 +96,46 @@ def test_seqkeras_run_end_to_end_and_export_loads_without_seqkeras(tmp_path):
     assert (version / "saved_model.pb").is_file()
     assert (version / "assets.extra" / "tf_serving_warmup_requests").is_file()
 
-    result = subprocess.run([sys.executable, "-c", LOAD_WITHOUT_SEQKERAS, str(version)],
-                            capture_output=True, text=True, timeout=120)
-    assert result.returncode == 0, result.stderr[-3000:]
-    out = json.loads(result.stdout.strip().splitlines()[-1])
-    assert out["label"][:2] == ["positive", "negative"]
+    texts = ["good great lovely film", "bad awful dull", "", " ".join(["good"] * 20000), "zzz unknown words"]
+    signatures, (out, same) = call_signatures(version, [("serving_default", {"text": texts}),
+                                                         ("classify", {"text": texts[:2]})])
+    assert signatures == ["classify", "serving_default"]
+    assert out["label"][:2].tolist() == ["positive", "negative"] == same["label"].tolist()
     assert out["label"][3] == "positive"                       # 20,000 tokens: cut to the first 50
-    probabilities = np.array(out["probabilities"])
-    assert probabilities.shape == (5, 2) and out["dtypes"] == ["float32"]
+    probabilities = out["probabilities"]
+    assert probabilities.shape == (5, 2) and probabilities.dtype == np.float32
     assert np.all(np.isfinite(probabilities)) and np.allclose(probabilities.sum(1), 1.0, atol=1e-5)
-    assert out["classes"] == [["negative", "positive"]] * 5
-    assert out["empty_shapes"] == [[0], [0, 2]]
+    assert out["classes"].tolist() == [["negative", "positive"]] * 5
+    empty = tf.saved_model.load(str(version)).signatures["serving_default"](text=tf.constant([], tf.string))
+    assert [list(empty["label"].shape), list(empty["probabilities"].shape)] == [[0], [0, 2]]
+
+
+def test_seqkeras_init_detects_csv_columns_and_labels(tmp_path):
+    rows = [(i, f'"{text}, really"', "pos" if label == "1" else "neg") for i, (text, label) in
+            enumerate(_synthetic_rows(40))]
+    reviews = tmp_path / "reviews.csv"
+    reviews.write_text("id,review,sentiment\n" + "".join(f"{i},{text},{label}\n" for i, text, label in rows),
+                       encoding="utf-8")
+    output = tmp_path / "my_classification.toml"
+    assert cli_main(["init", "classification", "--data", str(reviews), "--output", str(output)]) == 0
+    spec = load_spec(output)
+    assert spec.application == "classification" and spec.data.train == str(reviews)
+    assert (spec.data.format, spec.data.text_column, spec.data.label_column) == ("csv", "review", "sentiment")
+    assert spec.data.labels == ["neg", "pos"]
+    texts, labels = read_labelled(reviews, spec.data.format, spec.data.text_column, spec.data.label_column)
+    assert len(texts) == 40 and texts[0].endswith(b", really") and set(labels.tolist()) == {b"neg", b"pos"}
+
+
+def test_starter_detects_headerless_last_tab_and_rejects_unknown_columns(tmp_path):
+    uci = tmp_path / "amazon_labelled.txt"
+    uci.write_text('A "quoted\tpart" stays.\t1\nbad phone\t0\n\nfine\t1\n', encoding="utf-8")
+    assert starter_keys([str(uci)]) == {"data.train": str(uci), "data.format": "last_tab",
+                                         "data.labels": ["0", "1"]}
+    headed = tmp_path / "sst.txt"
+    headed.write_text("sentence\tlabel\ngood\t1\nbad\t0\n", encoding="utf-8")
+    assert detect_format(headed) == "tsv"
+    assert starter_keys([str(headed)])["data.labels"] == ["0", "1"]
+    odd = tmp_path / "odd.tsv"
+    odd.write_text("words\tscore\ngood\t1\n", encoding="utf-8")
+    with pytest.raises(ValueError, match=r"\['words', 'score'\]"):
+        starter_keys([str(odd)])

@@ -3,9 +3,9 @@
 import numpy as np
 import pytest
 
-from seqkeras.language_model import build_data, resolve_corpus, stream_windows
+from seqkeras.data import DataError
+from seqkeras.language_model import Spec, build_data, resolve_corpus, stream_windows
 from seqkeras.pipeline.spec import with_overrides
-from seqkeras.language_model import Spec
 
 WORDS = "the cat sat on the mat\na dog ate the bone\n" * 30
 
@@ -23,12 +23,13 @@ def tiny_spec(tmp_path, **overrides):
 
 
 def test_word_data(tmp_path):
-    data = build_data(tiny_spec(tmp_path), vocabulary_path=tmp_path / "vocab.txt")
+    data = build_data(tiny_spec(tmp_path), None, tmp_path)
     vocab = data.tokenizer.vocabulary
     assert vocab.tokens[:3] == ["<pad>", "<unk>", "<eos>"]
-    assert data.info["vocabulary_size"] == 3 + 9
-    assert data.info["train_tokens"] == 30 * (6 + 1 + 5 + 1)   # words + one <eos> per line
-    assert (tmp_path / "vocab.txt").is_file()
+    assert data.vocabulary_size == 3 + 9
+    assert data.train_tokens == 30 * (6 + 1 + 5 + 1)   # words + one <eos> per line
+    assert (tmp_path / "vocabulary.txt").is_file()
+    assert data.summary() == {"vocabulary_size": 12, "train_tokens": 390, "validation_tokens": 56, "level": "word"}
     windows = list(data.train.as_numpy_iterator())
     # Row b of window i+1 continues row b of window i; targets are inputs shifted by one.
     for (x0, y0), (x1, _) in zip(windows, windows[1:]):
@@ -36,7 +37,7 @@ def test_word_data(tmp_path):
         np.testing.assert_array_equal(y0[:, :-1], x0[:, 1:])
         np.testing.assert_array_equal(y0[:, -1], x1[:, 0])
     # Reloading uses the saved vocabulary.
-    again = build_data(tiny_spec(tmp_path), vocabulary_path=tmp_path / "vocab.txt")
+    again = build_data(tiny_spec(tmp_path), None, tmp_path)
     assert again.tokenizer.vocabulary == vocab
 
 
@@ -47,8 +48,8 @@ def test_character_data_with_validation_fraction(tmp_path):
     tokens = data.tokenizer.vocabulary.tokens
     assert "\n" in tokens and "<eos>" not in tokens
     last_lines = WORDS.splitlines()[-15:]                      # 25 % of 60 lines
-    assert data.info["validation_tokens"] == sum(len(line) + 1 for line in last_lines)
-    assert data.info["train_tokens"] + data.info["validation_tokens"] == len(WORDS)
+    assert data.validation_tokens == sum(len(line) + 1 for line in last_lines)
+    assert data.train_tokens + data.validation_tokens == len(WORDS)
 
 
 def test_stream_windows_score_every_token():
@@ -62,7 +63,6 @@ def test_stream_windows_score_every_token():
 
 def test_packaged_corpus():
     assert resolve_corpus("package:tinyshakespeare.txt.gz").endswith("tinyshakespeare.txt.gz")
-    from seqkeras.data import DataError
     with pytest.raises(DataError):
         resolve_corpus("package:nothing.gz")
 
@@ -72,5 +72,5 @@ def test_ptb_word_counts(shared_data):
                                    "data.level": "word", "data.tokenizer": "whitespace",
                                    "data.newline": "eos", "training.batch_size": 20})
     data = build_data(spec, shared_data)
-    assert data.info["train_tokens"] == 73_760            # DATA.md: tokens incl. one <eos> per line
+    assert data.train_tokens == 73_760            # DATA.md: tokens incl. one <eos> per line
     assert data.tokenizer.vocabulary.unk_id == data.tokenizer.vocabulary.id("<unk>")

@@ -6,7 +6,7 @@ import pytest
 import tensorflow as tf
 
 from seqkeras.cells import CELLS
-from seqkeras.language_model import Logits, build_language_model, reset_states
+from seqkeras.language_model import LanguageModel, Logits, build_language_model, reset_states
 from seqkeras.language_model.metrics import stream_nll, summarize
 from seqkeras.layers import StackedRecurrent
 
@@ -101,3 +101,43 @@ def test_sampled_softmax_training_exact_evaluation():
     logits = model(x[:, :-1])
     expected = tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(x[:, 1:], logits))
     np.testing.assert_allclose(exact, float(expected), rtol=1e-4)
+
+
+@pytest.mark.parametrize("cell", ["lstm", "gru"])
+def test_stateless_step_and_run_sequence_match_the_stateful_call(cell, tmp_path):
+    model = build_language_model(V, B, cell, layers=2, units=8, embedding_dim=6, tie_embeddings=True,
+                                 jit_compile=False)
+    x = ids(steps=7, seed=2)
+    model(x)                                   # moves the carried state away from zero
+    reset_states(model)
+    expected = model(x).numpy()
+    assert model.state_sizes == [8] * (4 if cell == "lstm" else 2)
+    states = model.initial_states(B)
+    steps = []
+    for t in range(x.shape[1]):
+        logits, states = model.step(tf.constant(x[:, t]), states)
+        steps.append(logits.numpy())
+    np.testing.assert_allclose(np.stack(steps, 1), expected, rtol=1e-4, atol=1e-5)
+    outputs, final = model.run_sequence(x, None, model.initial_states(B))
+    np.testing.assert_allclose(model.output_logits(outputs).numpy(), expected, rtol=1e-4, atol=1e-5)
+    for a, b in zip(final, states):
+        np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-4, atol=1e-5)
+    # The stateless pieces add no variable: the weights file is the model's own.
+    model.save_weights(tmp_path / "lm.weights.h5")
+    again = build_language_model(V, B, cell, layers=2, units=8, embedding_dim=6, tie_embeddings=True,
+                                 jit_compile=False)
+    again.load_weights(tmp_path / "lm.weights.h5")
+    reset_states(again)
+    np.testing.assert_allclose(again(x).numpy(), expected, rtol=1e-5, atol=1e-6)
+    h5py = pytest.importorskip("h5py")
+    with h5py.File(tmp_path / "lm.weights.h5") as stored:
+        arrays = []
+        stored.visititems(lambda name, item: arrays.append(name) if isinstance(item, h5py.Dataset) else None)
+    assert len(arrays) == len(model.weights)
+
+
+def test_language_model_names_its_missing_part():
+    inputs = keras.Input((None,), dtype="int32")
+    x = keras.layers.Embedding(V, 4, name="embedding")(inputs)
+    with pytest.raises(ValueError, match="'recurrent'"):
+        LanguageModel(inputs, keras.layers.Dense(V, name="logits")(x))

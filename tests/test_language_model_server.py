@@ -1,17 +1,15 @@
-"""The language-model serving contract (SPEC §6, issue #4): generate, generate_beam, score."""
-
-import subprocess
-import sys
-import textwrap
+"""The language-model serving contract (SPEC §6): generate, generate_beam, score."""
 
 import keras
 import numpy as np
 import pytest
 import tensorflow as tf
 
+from without_seqkeras import call_signatures
 from seqkeras import serving
 from seqkeras.cells import GRUCell, LSTMCell
 from seqkeras.data.tokenizers import CharacterTokenizer, WordTokenizer
+from seqkeras.language_model.model import LanguageModel, build_language_model
 from seqkeras.language_model.server import LanguageModelServer, export_language_model
 from seqkeras.layers import StackedRecurrent
 
@@ -21,7 +19,7 @@ CHAR_CORPUS = ["hello world\n", "help me well\n"]
 
 
 def build_lm(vocab_size, units=(24, 24), embedding_dim=16, residual=False, seed=0):
-    """Embedding → StackedRecurrent(LSTM, GRU, ...) → Dense "logits", as the LM contract says."""
+    """A `LanguageModel`: Embedding → StackedRecurrent(LSTM, GRU, ...) → Dense "logits"."""
     keras.utils.set_random_seed(seed)
     cells = [LSTMCell(units[0])] + [GRUCell(u) for u in units[1:]]
     inputs = keras.Input((None,), dtype="int32")
@@ -30,7 +28,7 @@ def build_lm(vocab_size, units=(24, 24), embedding_dim=16, residual=False, seed=
     x = StackedRecurrent(cells, return_sequences=True, residual=residual, name="recurrent")(x)
     x = keras.layers.Dropout(0.1)(x)
     logits = keras.layers.Dense(vocab_size, name="logits")(x)
-    return keras.Model(inputs, logits)
+    return LanguageModel(inputs, logits)
 
 
 def train(model, stream, steps=150, window=24, learning_rate=0.02, seed=0):
@@ -294,7 +292,7 @@ def test_export_layout_and_warmup(exported):
     assert exported.name == "1" and exported.parent.name == "word_lm"
     records = serving.read_warmup_requests(exported)
     assert {name for name, _ in records} == {"word_lm"}
-    assert {r.signature_name for _, r in records} == {"generate", "generate_beam", "score"}
+    assert {r.signature_name for _, r in records} == {"serving_default", "generate", "generate_beam", "score"}
     # No XLA-only functions: TF Serving runs without XLA:CPU JIT by default.
     assert b"_XlaMustCompile" not in (exported / "saved_model.pb").read_bytes()
 
@@ -309,43 +307,19 @@ def test_saved_model_cli_lists_the_three_signatures(exported):
         assert f"outputs['{name}']" in text
 
 
-def test_saved_model_runs_where_seqkeras_cannot_be_imported(exported, word, tmp_path):
+def test_saved_model_runs_where_seqkeras_cannot_be_imported(exported, word):
     _, _, server = word
-    script = textwrap.dedent(
-        f"""
-        import json, sys
-        sys.modules["seqkeras"] = None
-        try:
-            import seqkeras  # noqa: F401
-            raise SystemExit("seqkeras was importable")
-        except ImportError:
-            pass
-        import tensorflow as tf
-        loaded = tf.saved_model.load({str(exported)!r})
-        sig = loaded.signatures
-        prompts = tf.constant(["the cat", "a dog", ""])
-        gen = sig["generate"](prompt=prompts, max_new_tokens=tf.constant(12), temperature=tf.constant(0.0),
-                              top_k=tf.constant(0), top_p=tf.constant(1.0), seed=tf.constant(0))
-        sampled = sig["serving_default"](prompt=prompts, max_new_tokens=tf.constant(12),
-                                         temperature=tf.constant(2.0), top_k=tf.constant(5),
-                                         top_p=tf.constant(0.9), seed=tf.constant(7))
-        beam = sig["generate_beam"](prompt=prompts, max_new_tokens=tf.constant(12), beam_width=tf.constant(3))
-        score = sig["score"](text=tf.constant(["the cat sat on the mat", ""]))
-        print(json.dumps({{
-            "greedy": [t.decode() for t in gen["text"].numpy()],
-            "sampled": [t.decode() for t in sampled["text"].numpy()],
-            "beam": [t.decode() for t in beam["text"].numpy()],
-            "beam_score": beam["score"].numpy().tolist(),
-            "log_prob": score["log_prob"].numpy().tolist(),
-            "num_tokens": score["num_tokens"].numpy().tolist(),
-        }}))
-        """
-    )
-    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
-    assert result.returncode == 0, result.stderr[-3000:]
-    import json
-
-    out = json.loads(result.stdout.strip().splitlines()[-1])
+    generate_inputs = {"prompt": ["the cat", "a dog", ""], "max_new_tokens": 12, "top_k": 0, "top_p": 1.0,
+                       "seed": 0, "temperature": 0.0}
+    _, (gen, sampled, beamed, score) = call_signatures(exported, [
+        ("generate", generate_inputs),
+        ("serving_default", {**generate_inputs, "temperature": 2.0, "top_k": 5, "top_p": 0.9, "seed": 7}),
+        ("generate_beam", {"prompt": generate_inputs["prompt"], "max_new_tokens": 12, "beam_width": 3}),
+        ("score", {"text": ["the cat sat on the mat", ""]}),
+    ])
+    out = {"greedy": gen["text"].tolist(), "sampled": sampled["text"].tolist(), "beam": beamed["text"].tolist(),
+           "beam_score": beamed["score"].tolist(), "log_prob": score["log_prob"].tolist(),
+           "num_tokens": score["num_tokens"].tolist()}
     prompts = ["the cat", "a dog", ""]
     assert out["greedy"] == generate(server, prompts)
     assert out["sampled"] == generate(server, prompts, temperature=2.0, top_k=5, top_p=0.9, seed=7)
@@ -359,10 +333,6 @@ def test_saved_model_runs_where_seqkeras_cannot_be_imported(exported, word, tmp_
 
 def test_stateful_tied_model_from_the_language_model_builder(word):
     """The application's own builder (fixed-batch stateful stack, tied logits) exports as is."""
-    try:
-        from seqkeras.language_model.model import build_language_model
-    except Exception as error:  # the builder lives in another module of the package
-        pytest.skip(f"seqkeras.language_model.model not importable: {error}")
     _, tokenizer, _ = word
     model = build_language_model(len(tokenizer.vocabulary), batch_size=4, units=12, layers=2,
                                  tie_embeddings=True, stateful=True)

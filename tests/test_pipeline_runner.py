@@ -7,7 +7,7 @@ import keras
 import pytest
 
 from seqkeras import cli
-from seqkeras.pipeline import load_spec, runner, tuning
+from seqkeras.pipeline import load_spec, runner
 from seqkeras.pipeline.training import read_history
 
 TEXT = "to be or not to be that is the question\nwhether tis nobler in the mind to suffer\n" * 40
@@ -107,9 +107,9 @@ def test_tuner_resumes_and_summarises(tiny, tmp_path):
     spec = load_spec(tiny, {"tuning.max_trials": 1})
     paths = runner.RunPaths.for_spec(spec, tmp_path / "runs")
     data = runner.build_data(spec, None, paths)
-    tuning.tune(spec, data, paths, verbose=0)
+    runner.search(spec, data, paths, verbose=0)
     more = load_spec(tiny, {"tuning.max_trials": 2})
-    best = tuning.tune(more, data, paths, verbose=0)       # same directory: keeps trial 0
+    best = runner.search(more, data, paths, verbose=0)     # same directory: keeps trial 0
     trials = list((paths.tuner / "search").glob("trial_*"))
     assert len(trials) == 2
     assert set(best) == {"model.cell", "model.units", "model.tie_embeddings"}

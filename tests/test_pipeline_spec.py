@@ -7,7 +7,8 @@ import pytest
 from seqkeras.language_model import Spec
 from seqkeras.pipeline import registry
 from seqkeras.pipeline.commands.common import parse_overrides
-from seqkeras.pipeline.spec import SpecError, get_key, load_spec, read_toml, to_dict, with_overrides
+from seqkeras.pipeline.registry import load_spec
+from seqkeras.pipeline.spec import SpecError, get_key, read_toml, to_dict, with_overrides
 
 PIPELINES = pathlib.Path(__file__).resolve().parents[1] / "pipelines"
 
@@ -100,12 +101,17 @@ def test_overrides(tmp_path):
         "model.units": 64, "model.cell": "gru", "training.learning_rate": 1e-3}
 
 
-def test_registry():
+def test_registry(monkeypatch):
     assert "language_model" in registry.names()
     app = registry.get("language_model")
-    for attribute in registry.REQUIRED:
-        assert hasattr(app, attribute)
-    registry.register("lm_alias", "seqkeras.language_model")
-    assert registry.get("lm_alias") is app
+    assert registry.get("language_model") is app                 # one instance per name
+    with pytest.raises(ValueError, match="module:Class"):
+        registry.register("lm_alias", "seqkeras.language_model")
+    monkeypatch.setattr(registry, "_REGISTRY", dict(registry._REGISTRY))
+    registry.register("lm_alias", "seqkeras.language_model:LanguageModelApplication")
+    with pytest.raises(TypeError, match="name is 'language_model'"):  # the contract check runs on first use
+        registry.get("lm_alias")
     with pytest.raises(KeyError):
         registry.get("nope")
+    monkeypatch.undo()
+    registry.get.cache_clear()

@@ -1,14 +1,18 @@
 """End to end: `seqkeras run` on a synthetic CoNLL-2003 spec, the export reloaded where
-`import seqkeras` fails (both signatures, empty and over-long sentences); real corpora."""
+`import seqkeras` fails (both signatures, empty and over-long sentences); `seqkeras init`
+format detection; real corpora."""
 
 import json
 import random
-import subprocess
-import sys
-import textwrap
 
 import pytest
+import tensorflow as tf
+from without_seqkeras import call_signatures
 
+from seqkeras import cli
+from seqkeras.pipeline import load_spec, registry
+from seqkeras.tagging import TaggingApplication
+from seqkeras.tagging.data import detect_format
 from seqkeras.tagging.schemes import chunks, convert
 
 NAMES = {"PER": ["John", "Mary", "Smith"], "LOC": ["Paris", "Berlin"]}
@@ -56,62 +60,99 @@ learning_rate = 0.01
 max_tokens = 8
 """
 
-LOAD_WITHOUT_SEQKERAS = textwrap.dedent("""
-    import json, sys
-    sys.modules["seqkeras"] = None          # `import seqkeras` now fails
-    import tensorflow as tf
-    text = lambda t: [[s.decode("utf-8") for s in row] for row in t.numpy()]
-    loaded = tf.saved_model.load(sys.argv[1])
-    serve, tag_tokens = loaded.signatures["serving_default"], loaded.signatures["tag_tokens"]
-    texts = ["John went to Paris", "", "   ", " ".join(["Mary"] * 20), b"Berlin \\xff"]
-    out = serve(text=tf.constant(texts))
-    tokens = tf.constant([["John", "went", "to", "Paris"], ["Mary", "", "x", ""]])
-    gold = tag_tokens(tokens=tokens)
-    empty = serve(text=tf.constant(["", ""]))
-    none = serve(text=tf.constant([], tf.string))
-    print(json.dumps({
-        "tokens": text(out["tokens"]), "tags": text(out["tags"]),
-        "length": out["length"].numpy().tolist(),
-        "gold_tags": text(gold["tags"]),
-        "empty_shape": empty["tags"].shape.as_list(), "empty_length": empty["length"].numpy().tolist(),
-        "none_shape": none["tags"].shape.as_list(),
-    }))
-""")
-
-
 def test_seqkeras_run_and_export_without_seqkeras(tmp_path):
-    from seqkeras.cli import main
-
     _write_conll(tmp_path / "train.txt", 64, seed=0)
     _write_conll(tmp_path / "dev.txt", 16, seed=1)
     (tmp_path / "tiny.toml").write_text(SPEC)
-    code = main(["run", str(tmp_path / "tiny.toml"), "--data-dir", str(tmp_path), "--work-dir",
+    code = cli.main(["run", str(tmp_path / "tiny.toml"), "--data-dir", str(tmp_path), "--work-dir",
                  str(tmp_path / "runs"), "--output", str(tmp_path / "saved")])
     assert code == 0
-    import seqkeras.tagging
-
-    assert callable(seqkeras.tagging.export) and seqkeras.tagging.export.__name__ == "export"
+    assert isinstance(registry.get("tagging"), TaggingApplication)
     report = json.loads((tmp_path / "runs" / "tiny_ner" / "report.json").read_text())
-    assert set(report["validation"]) >= {"precision", "recall", "f1", "f1_strict", "accuracy"}
+    assert set(report["validation"]) >= {"precision", "recall", "f1", "f1_strict", "accuracy", "score"}
     tags = (tmp_path / "runs" / "tiny_ner" / "tags.txt").read_text().split()
     assert tags[0] == "O" and {"S-PER", "B-PER", "E-PER", "S-LOC"} <= set(tags)   # IOB1 → BIOES
+    assert report["data"]["num_tags"] == len(tags)
     version = tmp_path / "saved" / "tiny_ner" / "1"
     assert (version / "assets.extra" / "tf_serving_warmup_requests").is_file()
 
-    result = subprocess.run([sys.executable, "-c", LOAD_WITHOUT_SEQKERAS, str(version)],
-                            capture_output=True, text=True, timeout=300)
-    assert result.returncode == 0, result.stderr[-3000:]
-    out = json.loads(result.stdout.strip().splitlines()[-1])
-    assert out["length"] == [4, 0, 0, 8, 2]                    # over-long → max_tokens = 8
-    assert out["tokens"][0][:4] == ["John", "went", "to", "Paris"]
-    assert out["tokens"][4][:2] == ["Berlin", "\ufffd"]          # invalid UTF-8 replaced
-    assert len(out["tags"]) == 5 and all(len(row) == 8 for row in out["tags"])
-    for row, n in zip(out["tags"], out["length"]):
+    signatures, (out, gold, empty) = call_signatures(version, [
+        ("serving_default", {"text": ["John went to Paris", "", "   ", " ".join(["Mary"] * 20)]}),
+        ("tag_tokens", {"tokens": [["John", "went", "to", "Paris"], ["Mary", "", "x", ""]]}),
+        ("serving_default", {"text": ["", ""]}),
+    ])
+    assert {"serving_default", "tag_tokens"} <= set(signatures)
+    assert out["length"].tolist() == [4, 0, 0, 8]                  # over-long → max_tokens = 8
+    assert out["tokens"][0][:4].tolist() == ["John", "went", "to", "Paris"]
+    assert out["tags"].shape == (4, 8)
+    for row, n in zip(out["tags"].tolist(), out["length"]):
         assert all(t in tags for t in row[:n]) and all(t == "" for t in row[n:])
-    assert out["gold_tags"][0] == out["tags"][0][:4]            # same sentence, same tags
-    assert out["gold_tags"][1][1:] == ["", "", ""]             # a row ends at its first ""
-    assert out["empty_shape"] == [2, 0] and out["empty_length"] == [0, 0]
-    assert out["none_shape"] == [0, 0]
+    assert gold["tags"][0].tolist() == out["tags"][0][:4].tolist()   # same sentence, same tags
+    assert gold["tags"][1][1:].tolist() == ["", "", ""]             # a row ends at its first ""
+    assert empty["tags"].shape == (2, 0) and empty["length"].tolist() == [0, 0]
+
+    # Bytes that are not UTF-8, and an empty batch: JSON carries neither to the client.
+    serve = tf.saved_model.load(str(version)).signatures["serving_default"]
+    invalid = serve(text=tf.constant([b"Berlin \xff"]))
+    assert invalid["length"].numpy().tolist() == [2]
+    assert [t.decode("utf-8") for t in invalid["tokens"].numpy()[0]] == ["Berlin", "\ufffd"]   # replaced
+    assert serve(text=tf.constant([], tf.string))["tags"].shape.as_list() == [0, 0]
+
+
+CONLLU = """# sent_id = 1
+# text = I ran home.
+1	I	I	PRON	PRP	_	2	nsubj	_	_
+2	ran	run	VERB	VBD	_	0	root	_	_
+3-4	home.	_	_	_	_	_	_	_	_
+3	home	home	ADV	RB	_	2	advmod	_	_
+4	.	.	PUNCT	.	_	2	punct	_	_
+
+1	Go	go	VERB	VB	_	0	root	_	_
+"""
+
+
+def _init(tmp_path, name, text):
+    """`seqkeras init tagging --data FILE` on `text`; returns the loaded spec."""
+    data = tmp_path / name
+    data.write_text(text, encoding="utf-8")
+    output = tmp_path / f"{name}.toml"
+    assert cli.main(["init", "tagging", "--data", str(data), "--output", str(output)]) == 0
+    return load_spec(output)
+
+
+def test_init_detects_format_and_tag_scheme(tmp_path):
+    spec = _init(tmp_path, "train.conllu", CONLLU)
+    assert (spec.data.format, spec.data.tag_format, spec.data.tag_scheme) == ("conllu", "none", "none")
+    assert spec.data.train == str(tmp_path / "train.conllu") and spec.metric == "accuracy"
+    # CoNLL-U recognised by its 10 columns whatever the file is called.
+    assert detect_format(tmp_path / "train.conllu") == detect_format(_copy(tmp_path, "train.conllu", "ud.txt"))
+
+    _write_conll(tmp_path / "eng.train", 40, seed=0)             # IOB1: B- only between same-type chunks
+    spec = _init(tmp_path, "eng.train", (tmp_path / "eng.train").read_text())
+    assert (spec.data.format, spec.data.tag_format, spec.data.tag_scheme) == ("conll2003", "iob1", "bioes")
+    assert spec.metric == "span_f1"
+
+    iob2 = "-DOCSTART- -X- O O\n\nJohn NNP B-NP B-PER\nSmith NNP I-NP I-PER\nwent VBD B-VP O\n"
+    assert detect_format(_write(tmp_path, "iob2.txt", iob2))["tag_format"] == "iob2"   # B- after O / at a start
+    wikiann = "en:John\tB-PER\nen:went\tO\n\nen:Paris\tB-LOC\n"
+    assert detect_format(_write(tmp_path, "wikiann.txt", wikiann)) == {
+        "format": "wikiann", "tag_format": "iob2", "tag_scheme": "bioes"}
+    bioes = "John NNP B-NP S-PER\nwent VBD B-VP O\n"
+    assert detect_format(_write(tmp_path, "bioes.txt", bioes))["tag_format"] == "bioes"
+
+    with pytest.raises(ValueError, match="not a tagging file.*'text,label'"):
+        registry.get("tagging").starter([str(_write(tmp_path, "reviews.csv", "text,label\ngood,1\n"))])
+    with pytest.raises(SystemExit, match="not a tagging file"):
+        cli.main(["init", "tagging", "--data", str(tmp_path / "reviews.csv"), "--output", str(tmp_path / "x.toml")])
+
+
+def _write(folder, name, text):
+    (folder / name).write_text(text, encoding="utf-8")
+    return folder / name
+
+
+def _copy(folder, source, name):
+    return _write(folder, name, (folder / source).read_text(encoding="utf-8"))
 
 
 def test_real_conll2003_dev_conversion(shared_data):

@@ -1,17 +1,21 @@
 """End to end: a tiny synthetic parallel corpus through `seqkeras run` (runner.run),
 then the exported SavedModel reloaded where seqkeras cannot be imported, including
-bad serving inputs (empty, over-long, invalid UTF-8, empty batch)."""
+bad serving inputs (empty, over-long, invalid UTF-8, empty batch); the starter spec of
+``seqkeras init translation``."""
 
 import json
 import pathlib
-import subprocess
-import sys
-import textwrap
 
 import numpy as np
 import pytest
+import tensorflow as tf
+from without_seqkeras import call_signatures
 
-from seqkeras.pipeline import SpecError, load_spec, runner
+from seqkeras.pipeline import SpecError, load_spec, registry, runner
+from seqkeras.pipeline.run_paths import RunPaths
+from seqkeras.pipeline.spec import with_overrides
+from seqkeras.pipeline.starter import starter_toml
+from seqkeras.translation import make_server
 
 WORDS = "ab cd ef gh ij kl mn op".split()
 
@@ -56,28 +60,6 @@ version_policy = "fixed"
 version = 1
 """
 
-SERVE = textwrap.dedent("""
-    import json, sys
-    sys.modules["seqkeras"] = None          # the export must not need seqkeras
-    import tensorflow as tf
-    model = tf.saved_model.load(sys.argv[1])
-    default, translate = model.signatures["serving_default"], model.signatures["translate"]
-    def run(fn, sources, **kw):
-        out = fn(source=tf.constant(sources, tf.string), **kw)
-        return {"translation": [t.decode("utf-8") for t in out["translation"].numpy()],
-                "score": [float(s) for s in out["score"].numpy()]}
-    result = {
-        "good": run(default, ["ab cd ef", "gh ij"]),
-        "bad": run(default, ["", "   ", " ".join(["ab"] * 500), b"ab \\xff\\xfe cd"]),
-        "width1": run(translate, ["ab cd ef"], beam_width=tf.constant(1), max_length=tf.constant(0)),
-        "capped": run(translate, ["ab cd ef"], beam_width=tf.constant(99), max_length=tf.constant(2)),
-        "empty_batch": run(translate, [], beam_width=tf.constant(2), max_length=tf.constant(5)),
-        "signatures": sorted(model.signatures),
-    }
-    print("RESULT " + json.dumps(result))
-""")
-
-
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
     root = tmp_path_factory.mktemp("toy_mt")
@@ -99,26 +81,42 @@ def test_run_reports_bleu_and_exports(trained):
     assert (root / "saved_models/toy_mt/1/assets.extra/tf_serving_warmup_requests").is_file()
     assert (root / "runs/toy_mt/vocabulary.txt").is_file() and (root / "runs/toy_mt/vocabulary.source.txt").is_file()
     assert json.loads((root / "runs/toy_mt/report.json").read_text())["validation"]["sentences"] == 40
+    assert len(report["samples"]) == 1 and isinstance(report["samples"][0]["translation"], str)
 
 
 def test_export_serves_without_seqkeras_and_handles_bad_input(trained):
     root, _ = trained
-    script = root / "serve.py"
-    script.write_text(SERVE)
-    done = subprocess.run([sys.executable, str(script), str(root / "saved_models/toy_mt/1")],
-                          capture_output=True, text=True, timeout=300)
-    assert done.returncode == 0, done.stderr[-3000:]
-    line = next(l for l in done.stdout.splitlines() if l.startswith("RESULT "))
-    out = json.loads(line[len("RESULT "):])
-    assert {"serving_default", "translate"} <= set(out["signatures"])
-    assert all(isinstance(t, str) for t in out["good"]["translation"])
-    assert all(s <= 0 for s in out["good"]["score"])
-    empty, blank, long, invalid = (out["bad"]["translation"][i] for i in range(4))
-    assert empty == "" and blank == "" and out["bad"]["score"][:2] == [0.0, 0.0]
-    assert np.isfinite(out["bad"]["score"][2]) and np.isfinite(out["bad"]["score"][3])
-    assert isinstance(long, str) and isinstance(invalid, str)
-    assert len(out["capped"]["translation"][0].split()) <= 2            # max_length=2 tokens
-    assert out["empty_batch"] == {"translation": [], "score": []}
+    version = root / "saved_models/toy_mt/1"
+    calls = [("serving_default", {"source": ["ab cd ef", "gh ij"]}),
+             ("serving_default", {"source": ["", "   ", " ".join(["ab"] * 500)]}),
+             ("translate", {"source": ["ab cd ef"], "beam_width": 1, "max_length": 0}),
+             ("translate", {"source": ["ab cd ef"], "beam_width": 99, "max_length": 2}),
+             ("translate", {"source": [], "beam_width": 2, "max_length": 5})]
+    signatures, (good, bad, width1, capped, empty_batch) = call_signatures(version, calls)
+    assert {"serving_default", "translate"} <= set(signatures)
+    assert all(isinstance(t, str) for t in good["translation"]) and isinstance(width1["translation"][0], str)
+    assert all(s <= 0 for s in good["score"])
+    empty, blank, long = bad["translation"]
+    assert empty == "" and blank == "" and list(bad["score"][:2]) == [0.0, 0.0]
+    assert np.isfinite(bad["score"][2]) and isinstance(long, str)
+    assert len(capped["translation"][0].split()) <= 2                  # max_length=2 tokens
+    assert empty_batch["translation"].shape == (0,) and empty_batch["score"].shape == (0,)
+    # invalid UTF-8 cannot travel as JSON: call the same export in this process
+    out = tf.saved_model.load(str(version)).signatures["serving_default"](
+        source=tf.constant([b"ab \xff\xfe cd"]))
+    assert isinstance(out["translation"].numpy()[0], bytes) and np.isfinite(out["score"].numpy()[0])
+
+
+def test_export_max_tokens_truncates_the_served_source(trained):
+    root, _ = trained
+    spec = load_spec(root / "toy_mt.toml")
+    paths = RunPaths.for_spec(spec, root / "runs")
+    data = runner.build_data(spec, root, paths)
+    model = runner.load_trained(spec, data, paths)
+    long = tf.constant([" ".join(["ab"] * 500)])
+    assert make_server(spec, model, data).source_ids(long).shape[1] == 128 + 1     # 0 = the default, + 1 pad
+    short = with_overrides(spec, {"export.max_tokens": 3})
+    assert make_server(short, model, data).source_ids(long).shape[1] == 3 + 1
 
 
 def test_spec_errors_name_the_key(tmp_path):
@@ -129,3 +127,30 @@ def test_spec_errors_name_the_key(tmp_path):
     path.write_text(SPEC.replace("[decoding]", "[decoding]\nwidth = 3"))
     with pytest.raises(SpecError, match="decoding.width"):
         load_spec(path)
+    path.write_text(SPEC.replace("[data]", "[data]\nmax_source_tokens = 64"))
+    with pytest.raises(SpecError, match="data.max_source_tokens"):   # the serving limit is export.max_tokens
+        load_spec(path)
+
+
+def test_starter_spec_for_a_parallel_pair(tmp_path):
+    app = registry.get("translation")
+    (tmp_path / "train.de").write_text("ein hund\nzwei katzen\n")
+    (tmp_path / "train.en").write_text("a dog\ntwo cats\n")
+    files = [str(tmp_path / "train.de"), str(tmp_path / "train.en")]
+    keys = app.starter(files)
+    assert keys["data.train_source"] == files[0] and keys["data.train_target"] == files[1]
+    assert keys["data.validation_source"] == keys["data.validation_target"] == ""
+    (tmp_path / "dev.de").write_text("ein hund\n")
+    (tmp_path / "dev.en").write_text("a dog\n")
+    keys = app.starter(files)
+    assert (keys["data.validation_source"], keys["data.validation_target"]) == (
+        str(tmp_path / "dev.de"), str(tmp_path / "dev.en"))
+    path = tmp_path / "my_translation.toml"
+    path.write_text(starter_toml(app, files, "my_translation"))
+    spec = load_spec(path)                                       # the written spec loads
+    assert spec.data.train_source == files[0] and spec.data.validation_target == str(tmp_path / "dev.en")
+    with pytest.raises(ValueError, match="two line-aligned files"):
+        app.starter(files[:1])
+    (tmp_path / "short.en").write_text("a dog\n")
+    with pytest.raises(ValueError, match="differ in length"):
+        app.starter([files[0], str(tmp_path / "short.en")])

@@ -1,11 +1,8 @@
 """word2vec text/binary files ↔ gensim; embedding initialisation; SavedModel export."""
 
-import subprocess
-import sys
-import textwrap
-
 import numpy as np
 import pytest
+from without_seqkeras import call_signatures
 
 from seqkeras.data import DataError
 from seqkeras.word2vec import vectors as io
@@ -63,32 +60,40 @@ def test_embedding_matrix_for_another_vocabulary():
 
 
 def test_export_loads_without_seqkeras(tmp_path):
-    from seqkeras.word2vec.server import export_vectors
     from seqkeras.serving import read_warmup_requests
+    from seqkeras.word2vec.server import export_vectors
 
     vectors = _vectors()
     path = export_vectors(WORDS, vectors, tmp_path / "saved_models", "word2vec", version="auto")
     assert path.name == "1" and (path / "assets.extra" / "tf_serving_warmup_requests").is_file()
     assert read_warmup_requests(path)[0][0] == "word2vec"
-    np.save(tmp_path / "expected.npy", vectors)
-    script = textwrap.dedent(f"""
-        import sys
-        sys.modules["seqkeras"] = None
-        import numpy as np, tensorflow as tf
-        model = tf.saved_model.load({str(path)!r})
-        fn = model.signatures["serving_default"]
-        out = fn(words=tf.constant(["king", " Queen ", "nosuchword", "café"]))
-        expected = np.load({str(tmp_path / "expected.npy")!r})
-        assert out["vectors"].dtype == tf.float32 and out["known"].dtype == tf.bool
-        np.testing.assert_allclose(out["vectors"].numpy()[[0, 1, 3]], expected[[1, 2, 3]])
-        assert (out["vectors"].numpy()[2] == 0).all()
-        assert out["known"].numpy().tolist() == [True, True, False, True]
-        empty = fn(words=tf.constant([], tf.string))
-        assert empty["vectors"].shape == (0, {vectors.shape[1]})
-        print("ok")
-    """)
-    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=240)
-    assert result.returncode == 0, result.stderr[-3000:]
-    assert result.stdout.strip().endswith("ok")
+    signatures, (out, empty) = call_signatures(path, [
+        ("serving_default", {"words": ["king", " Queen ", "nosuchword", "café"]}),
+        ("serving_default", {"words": []})])
+    assert signatures == ["serving_default"]
+    assert out["vectors"].dtype == np.float32 and out["known"].dtype == np.bool_
+    np.testing.assert_allclose(out["vectors"][[0, 1, 3]], vectors[[1, 2, 3]], rtol=1e-6)
+    assert (out["vectors"][2] == 0).all()
+    assert out["known"].tolist() == [True, True, False, True]
+    assert empty["vectors"].size == 0
     second = export_vectors(WORDS, vectors, tmp_path / "saved_models", "word2vec")
     assert second.name == "2"
+
+
+def test_starter_reads_text_files_and_csv_text_columns(tmp_path):
+    from seqkeras.pipeline import registry
+
+    app = registry.get("word2vec")
+    text = tmp_path / "corpus.txt"
+    text.write_text("the cat sat\n", encoding="utf-8")
+    reviews = tmp_path / "reviews.csv"
+    reviews.write_text("label,Text\n1,a fine film\n", encoding="utf-8")
+    assert app.starter([str(text), str(reviews)]) == {"data.sources": [str(text), f"{reviews}#Text"]}
+    numbers = tmp_path / "numbers.csv"
+    numbers.write_text("a,b\n1,2\n", encoding="utf-8")
+    with pytest.raises(ValueError, match="text column"):
+        app.starter([str(numbers)])
+    empty = tmp_path / "empty.txt"
+    empty.write_text("\n", encoding="utf-8")
+    with pytest.raises(ValueError, match="empty"):
+        app.starter([str(empty)])

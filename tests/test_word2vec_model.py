@@ -145,8 +145,8 @@ def test_loss_decreases_on_tiny_corpus(tmp_path):
 
 
 def test_fit_path_and_spec(tmp_path):
-    from seqkeras.pipeline.spec import SpecError, load_spec
-    import seqkeras.word2vec as app
+    from seqkeras.pipeline import SpecError, load_spec, registry
+    import seqkeras.word2vec as w2v_app
 
     spec = load_spec(REPO / "pipelines" / "word2vec.toml")
     assert spec.model.window == 5 and spec.data.sources[0] == "imdb/train.csv.gz#text"
@@ -156,12 +156,57 @@ def test_fit_path_and_spec(tmp_path):
         load_spec(bad)
     corpus = tmp_path / "c.txt"
     corpus.write_text("\n".join(["the cat sat on the mat", "the dog sat on the log"] * 20) + "\n")
-    spec = app.Spec(name="tiny", data=app.DataSpec(sources=[str(corpus)], min_count=1, batch_words=64),
-                    model=app.ModelSpec(dim=8, window=2))
+    spec = w2v_app.Spec(name="tiny", data=w2v_app.DataSpec(sources=[str(corpus)], min_count=1, batch_words=64),
+                        model=w2v_app.ModelSpec(dim=8, window=2))
     spec.training.epochs = 2
-    data = app.build_data(spec, tmp_path)
-    model = app.build_model(spec, data)
+    app = registry.get("word2vec")
+    data = app.build_data(spec, tmp_path, tmp_path)
+    assert (tmp_path / "vocabulary.txt").is_file()
+    assert data.summary()["vocabulary_size"] == data.vocabulary_size == len(data.vocabulary)
+    model = app.make_model(spec, data)
     history = model.fit(data.train, epochs=2, callbacks=app.callbacks(spec, data), verbose=0)
     assert len(history.history["loss"]) == 2
     assert all(rate > 0 for rate in history.history["words/s"])     # the progress bar's speed
-    assert float(model.words_done.numpy()) == 2 * data.info["words"]
+    assert float(model.words_done.numpy()) == 2 * data.words
+
+
+@pytest.mark.parametrize("key, value", [("optimizer", '"adam"'), ("clip_norm", "1.0"), ("batch_size", "8"),
+                                        ("steps_per_epoch", "10"), ("precision", '"mixed_bfloat16"'),
+                                        ("early_stopping", "2")])
+def test_shared_keys_the_skipgram_step_ignores_are_rejected(tmp_path, key, value):
+    from seqkeras.pipeline import SpecError, load_spec
+
+    spec = tmp_path / "w2v.toml"
+    spec.write_text(f'application = "word2vec"\n[training]\n{key} = {value}\n')
+    with pytest.raises(SpecError, match=f"training.{key}"):
+        load_spec(spec)
+    spec.write_text('application = "word2vec"\n[training]\noptimizer = "sgd"\nlearning_rate = 0.05\n'
+                    'max_minutes = 1.0\n')
+    assert load_spec(spec).training.learning_rate == 0.05                 # what it does honour
+    spec.write_text('application = "word2vec"\n[tuning]\nobjective = "val_loss"\n')
+    with pytest.raises(SpecError, match="tuning.objective"):              # fit logs no validation metrics
+        load_spec(spec)
+
+
+def test_tuning_trials_sample_with_their_own_window(tmp_path):
+    import keras_tuner
+
+    from seqkeras.pipeline import registry
+    import seqkeras.word2vec as w2v_app
+
+    corpus = tmp_path / "c.txt"
+    corpus.write_text("\n".join(["the cat sat on the big mat today", "the dog sat on the old log again"] * 10))
+    spec = w2v_app.Spec(name="tiny", data=w2v_app.DataSpec(sources=[str(corpus)], min_count=1, batch_words=64),
+                        model=w2v_app.ModelSpec(dim=4, window=1, sample=0.0))
+    spec.tuning.space = {"model.window": [4]}
+    app = registry.get("word2vec")
+    data = app.build_data(spec, tmp_path, None)
+
+    class Recorder:
+        def fit(self, x, **kwargs):
+            self.batches = x
+
+    recorder = Recorder()
+    app.hypermodel(spec, data).fit(keras_tuner.HyperParameters(), recorder, x=data.train, epochs=1)
+    widest = lambda batches: max(int(b["windows"].numpy().max()) for b in batches)  # noqa: E731
+    assert widest(data.train) == 1 and widest(recorder.batches) == 4

@@ -14,11 +14,13 @@ Validation split when no validation file is given: a text goes to validation whe
 ``fingerprint64(text) mod 10000 < validation_fraction · 10000``
 (`tf.strings.to_hash_bucket_fast`, FarmHash: the same on every machine and run).
 It needs no ids, keeps exact duplicate texts on one side (no leakage), and is
-independent of the label, so each class gets ≈ that fraction (counts in ``info``).
+independent of the label, so each class gets ≈ that fraction (per-class counts in
+`ClassificationData`).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import pathlib
 
@@ -66,6 +68,7 @@ def hash_split(texts: np.ndarray, fraction: float) -> np.ndarray:
 
 
 def make_tokenizer(data_spec) -> WordTokenizer:
+    """The word tokenizer of ``[data]`` (lower-casing, punctuation stripping), not yet adapted."""
     return WordTokenizer(lowercase=data_spec.lowercase, strip_punctuation=data_spec.strip_punctuation)
 
 
@@ -83,7 +86,43 @@ def _check_labels(path, labels: np.ndarray, known: list[str]) -> None:
                                     f"among the spec's data.labels {known}")
 
 
-def build_data(spec, data_dir=None, vocabulary_path: str | os.PathLike | None = None) -> Data:
+@dataclasses.dataclass(kw_only=True)
+class ClassificationData(Data):
+    """Batches of ``(ids int64[B, T], label int32[B])`` and what the model and export need.
+
+    Attributes:
+        tokenizer: the fitted `WordTokenizer` (vocabulary set).
+        vocabulary_size: V, reserved tokens included.
+        num_classes: C ≥ 2.
+        labels: the C label values of the files, in class-index order.
+        class_names: the C names the export returns (``data.class_names`` or `labels`).
+        train_examples, validation_examples: examples per split.
+        train_counts, validation_counts: ``{label: examples}`` per split.
+        embeddings: float32[V, E] pretrained vectors (``model.pretrained_embeddings``), or None.
+        pretrained_words: vocabulary words found among the pretrained vectors.
+    """
+
+    tokenizer: WordTokenizer
+    vocabulary_size: int
+    num_classes: int
+    labels: list[str]
+    class_names: list[str]
+    train_examples: int
+    validation_examples: int
+    train_counts: dict[str, int] = dataclasses.field(default_factory=dict)
+    validation_counts: dict[str, int] = dataclasses.field(default_factory=dict)
+    embeddings: np.ndarray | None = None
+    pretrained_words: int = 0
+
+    def summary(self) -> dict[str, int | float | str | bool]:
+        """The scalar facts plus ``train_count_<label>`` / ``validation_count_<label>``."""
+        counts = {f"{split}_count_{label}": count
+                  for split, per_label in (("train", self.train_counts), ("validation", self.validation_counts))
+                  for label, count in per_label.items()}
+        return {**super().summary(), **counts}
+
+
+def build_data(spec, data_dir=None, vocabulary_path: str | os.PathLike | None = None) -> ClassificationData:
     """Read, split, tokenize and batch a labelled corpus.
 
     Args:
@@ -92,10 +131,9 @@ def build_data(spec, data_dir=None, vocabulary_path: str | os.PathLike | None = 
         vocabulary_path: where the vocabulary is saved; loaded from there if present.
 
     Returns:
-        `Data`: ``train`` / ``validation`` batches of ``(ids int64[B, T], label int32[B])``
-        (bucketed by length; train shuffled with ``training.seed``), the ``tokenizer``,
-        and ``info``: ``vocabulary_size``, ``num_classes``, ``labels``, ``class_names``,
-        ``train_examples``, ``validation_examples``, per-class counts, and with
+        `ClassificationData`: ``train`` / ``validation`` batches of
+        ``(ids int64[B, T], label int32[B])`` (bucketed by length; train shuffled with
+        ``training.seed``), the tokenizer, sizes, labels and per-class counts, and with
         ``model.pretrained_embeddings`` the ``embeddings`` matrix (`load_word_vectors`).
     """
     d, t = spec.data, spec.training
@@ -134,23 +172,19 @@ def build_data(spec, data_dir=None, vocabulary_path: str | os.PathLike | None = 
                                       shuffle_buffer=d.shuffle_buffer if shuffle else None,
                                       seed=t.seed, cache=True)
 
+    embeddings, pretrained_words = None, 0
     if spec.model.pretrained_embeddings:
         vectors = resolve_path(spec.model.pretrained_embeddings, data_dir)
-        matrix, found = load_word_vectors(vectors, tokenizer.vocabulary, seed=t.seed)
-        print(f"pretrained embeddings: {found} of {len(tokenizer.vocabulary)} words found in {vectors}")
-        extra = {"embeddings": matrix, "pretrained_words": found}
-    else:
-        extra = {}
+        embeddings, pretrained_words = load_word_vectors(vectors, tokenizer.vocabulary, seed=t.seed)
+        print(f"pretrained embeddings: {pretrained_words} of {len(tokenizer.vocabulary)} words found in {vectors}")
     train = batches(texts, labels, shuffle=True)
     if t.steps_per_epoch:
         train = train.repeat()
-    info = {
-        "vocabulary_size": len(tokenizer.vocabulary), "num_classes": len(known), "labels": known,
-        "class_names": list(d.class_names) or known,
-        "train_examples": int(len(texts)), "validation_examples": int(len(val_texts)), **extra,
-    }
-    for name, values in (("train", labels), ("validation", val_labels)):
-        for label in known:
-            info[f"{name}_count_{label}"] = int(np.sum(values == label.encode()))
-    return Data(train=train, validation=batches(val_texts, val_labels, shuffle=False),
-                tokenizer=tokenizer, info=info)
+    return ClassificationData(
+        train=train, validation=batches(val_texts, val_labels, shuffle=False), tokenizer=tokenizer,
+        vocabulary_size=len(tokenizer.vocabulary), num_classes=len(known), labels=known,
+        class_names=list(d.class_names) or known,
+        train_examples=int(len(texts)), validation_examples=int(len(val_texts)),
+        train_counts={label: int(np.sum(labels == label.encode())) for label in known},
+        validation_counts={label: int(np.sum(val_labels == label.encode())) for label in known},
+        embeddings=embeddings, pretrained_words=int(pretrained_words))

@@ -1,11 +1,10 @@
-"""Export a sentence classifier as a TF Serving SavedModel (issue #5, SPEC §6).
+"""Serving a sentence classifier: `ClassifierServer`, the classification `Exporter`.
 
-`export_classifier(model, tokenizer, class_names, "saved_models", "sst2_sentiment")`
-writes ``saved_models/sst2_sentiment/<version>/`` atomically (`seqkeras.serving.
-write_versioned`), with warm-up records, holding a `ClassifierServer`: the tokenizer
-(a `tf.Module` of core TF ops and a lookup table) and the Keras model are traced into
-one graph, so the SavedModel loads with `tf.saved_model.load` where seqkeras is not
-installed.
+`ClassifierServer(model, tokenizer, class_names).export("saved_models", "sst2_sentiment")`
+writes ``saved_models/sst2_sentiment/<version>/`` atomically with warm-up records
+(`seqkeras.serving.Exporter.export`). The tokenizer (a `tf.Module` of core TF ops and a
+lookup table) and the Keras model are traced into one graph, so the SavedModel loads
+with `tf.saved_model.load` where seqkeras is not installed.
 
 Signature ``serving_default`` (also ``classify``):
     text string[None] → label string[None], probabilities float32[None, C],
@@ -15,9 +14,9 @@ Signature ``serving_default`` (also ``classify``):
 Decisions (the contract a client relies on):
 
 * Texts are tokenized exactly as in training (the same tokenizer object; unknown
-  words → ``<unk>``) and cut to their first `max_tokens` tokens (the training
-  ``data.max_length`` when it is set, else 2,048): a very long request costs
-  O(max_tokens) and is classified on its beginning.
+  words → ``<unk>``) and cut to their first `max_tokens` tokens (the pipeline's
+  ``export.max_tokens``; when 0, the training ``data.max_length`` when it is set, else
+  2,048): a very long request costs O(max_tokens) and is classified on its beginning.
 * A text with no tokens (``""``, only spaces, or only punctuation a stripping
   tokenizer deletes) is an all-padding row: the encoder keeps its zero state, so the
   result is the model's fixed "no evidence" prediction — finite probabilities that
@@ -27,18 +26,16 @@ Decisions (the contract a client relies on):
 
 from __future__ import annotations
 
-import os
-
 import numpy as np
 import tensorflow as tf
 
-from seqkeras import serving
+from seqkeras.classification.spec import DEFAULT_SERVING_TOKENS
+from seqkeras.serving import Exporter, WarmupRequest, frequent_words
 
 CLASSIFY_SIGNATURE = "classify"
-DEFAULT_MAX_TOKENS = 2048
 
 
-class ClassifierServer(tf.Module):
+class ClassifierServer(Exporter):
     """The serving module: in-graph tokenization → classifier → label strings.
 
     Args:
@@ -46,9 +43,12 @@ class ClassifierServer(tf.Module):
         tokenizer: its `seqkeras.data` tokenizer (vocabulary set).
         class_names: C strings, in the model's class order.
         max_tokens: texts are cut to their first this-many tokens.
+        warmup_text: text of the warm-up request (sent with ``""``); None = the three
+            most frequent vocabulary words.
     """
 
-    def __init__(self, model, tokenizer, class_names, max_tokens=DEFAULT_MAX_TOKENS, name="classifier_server"):
+    def __init__(self, model, tokenizer, class_names, max_tokens=DEFAULT_SERVING_TOKENS, warmup_text=None,
+                 name="classifier_server"):
         super().__init__(name=name)
         if getattr(tokenizer, "vocabulary", None) is None:
             raise ValueError("The tokenizer has no vocabulary: adapt it or load its vocabulary first")
@@ -60,8 +60,11 @@ class ClassifierServer(tf.Module):
             raise ValueError(f"Argument `max_tokens` must be a positive integer, received max_tokens={max_tokens!r}")
         self.model = model
         self.tokenizer = tokenizer
+        self.num_classes = num_classes
         self.class_names = tf.constant([str(c) for c in class_names], tf.string)
         self.max_tokens = int(max_tokens)
+        self.warmup_text = warmup_text if warmup_text is not None else \
+            " ".join(frequent_words(tokenizer.vocabulary, 3))
         self.classify = tf.function(self._classify, input_signature=[tf.TensorSpec([None], tf.string, name="text")])
 
     def encode(self, text):
@@ -83,34 +86,26 @@ class ClassifierServer(tf.Module):
         classify = self.classify.get_concrete_function()
         return {"serving_default": classify, CLASSIFY_SIGNATURE: classify}
 
-    @staticmethod
-    def warmup_requests(example="a good film"):
-        return [serving.WarmupRequest("serving_default", {"text": [example, ""]})]
+    def warmup_requests(self):
+        return [WarmupRequest("serving_default", {"text": [self.warmup_text, ""]})]
 
-
-def _validate_export(directory, requests, num_classes):
-    loaded = tf.saved_model.load(directory)
-    missing = {"serving_default", CLASSIFY_SIGNATURE} - set(loaded.signatures)
-    if missing:
-        raise RuntimeError(f"exported SavedModel lacks signatures {sorted(missing)}")
-    outputs = serving.run_warmup_requests(loaded, requests)["serving_default"]
-    probabilities = outputs["probabilities"]
-    if probabilities.shape[-1] != num_classes or not np.all(np.isfinite(probabilities)):
-        raise RuntimeError(f"exported classifier returned invalid probabilities {probabilities}")
+    def check_outputs(self, outputs):
+        """The warm-up probabilities must be finite, one column per class."""
+        probabilities = outputs["serving_default"]["probabilities"]
+        if probabilities.shape[-1] != self.num_classes or not np.all(np.isfinite(probabilities)):
+            raise RuntimeError(f"exported classifier returned invalid probabilities {probabilities}")
 
 
 def export_classifier(model, tokenizer, class_names, export_dir_base="saved_models", model_name="classifier",
-                      version="auto", max_tokens=DEFAULT_MAX_TOKENS, warmup_text=None, validate=True):
+                      version="auto", max_tokens=DEFAULT_SERVING_TOKENS, warmup_text=None, validate=True):
     """Write the classifier as ``<export_dir_base>/<model_name>/<version>/`` for TF Serving.
 
     Args:
-        model, tokenizer, class_names, max_tokens: see `ClassifierServer`.
+        model, tokenizer, class_names, max_tokens, warmup_text: see `ClassifierServer`.
         export_dir_base: the export root, ``saved_models`` by default.
         model_name: the served model's name.
         version: "auto" (highest existing + 1) or an int.
-        warmup_text: text of the warm-up request (plus ``""``); default: the three
-            most frequent vocabulary words.
-        validate: load the written SavedModel and run the warm-up request before
+        validate: reload the written SavedModel and replay the warm-up request before
             publishing the version (a broken export never appears).
 
     Returns:
@@ -120,13 +115,5 @@ def export_classifier(model, tokenizer, class_names, export_dir_base="saved_mode
         >>> path = export_classifier(model, tokenizer, ["negative", "positive"], "saved_models", "sst2")
         >>> tf.saved_model.load(str(path)).signatures["serving_default"](text=tf.constant(["great"]))
     """
-    server = ClassifierServer(model, tokenizer, class_names, max_tokens)
-    if warmup_text is None:
-        vocabulary = tokenizer.vocabulary
-        warmup_text = " ".join(vocabulary.tokens[len(vocabulary.reserved):][:3]) or "a"
-    requests = server.warmup_requests(warmup_text)
-    return serving.write_versioned(
-        server, os.fspath(export_dir_base), model_name, version=version, signatures=server.signatures(),
-        warmup_requests=requests,
-        validate=(lambda d: _validate_export(d, requests, len(class_names))) if validate else None,
-    )
+    server = ClassifierServer(model, tokenizer, class_names, max_tokens, warmup_text)
+    return server.export(export_dir_base, model_name, version=version, validate=validate)

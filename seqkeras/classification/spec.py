@@ -22,11 +22,12 @@ from __future__ import annotations
 
 import dataclasses
 
-from seqkeras.cells import CELLS
 from seqkeras.pipeline.spec import PipelineSpec, SpecError, TrainingSpec, TuningSpec
 
 FORMATS = ("tsv", "csv", "last_tab")
 POOLINGS = ("final", "mean", "max", "attention")
+# The serving token limit when neither export.max_tokens nor data.max_length is set.
+DEFAULT_SERVING_TOKENS = 2048
 
 
 @dataclasses.dataclass
@@ -48,7 +49,8 @@ class DataSpec:
     strip_punctuation: bool = False    # delete ASCII punctuation (raw text such as IMDB)
     min_count: int = 1
     max_vocabulary: int = 0            # 0 = no limit (reserved tokens included)
-    max_length: int = 0                # keep the first this-many tokens (training and serving); 0 = all
+    max_length: int = 0                # keep the first this-many tokens in training; 0 = all (serving:
+                                       # export.max_tokens, whose 0 means this value, else 2048)
     shuffle_buffer: int = 20000
     pool_batches: int = 32             # length bucketing: sort pools of this many batches; 0 = off
 
@@ -89,7 +91,7 @@ class ClassificationTuningSpec(TuningSpec):
 
 @dataclasses.dataclass
 class Spec(PipelineSpec):
-    """A sentence-classification pipeline."""
+    """A sentence-classification pipeline (every shared key is honoured)."""
 
     application: str = "classification"
     data: DataSpec = dataclasses.field(default_factory=DataSpec)
@@ -99,28 +101,30 @@ class Spec(PipelineSpec):
 
     def validate(self) -> None:
         super().validate()
-        src, d, m = self.source, self.data, self.model
+        d = self.data
         if not d.train:
-            raise SpecError(src, "data.train", "missing: name the training file")
-        checks = [
+            raise SpecError(self.source, "data.train", "missing: name the training file")
+        self.check_choices([
             ("data.format", d.format, FORMATS),
-            ("model.cell", m.cell.split(":")[0], tuple(CELLS)),
-            ("model.pooling", m.pooling, POOLINGS),
-            ("model.jit_compile", m.jit_compile, ("auto", "true", "false")),
-        ]
-        self.check_choices(checks)
-        for key in ("dropout", "layer_dropout", "recurrent_dropout", "output_dropout"):
-            if not 0.0 <= getattr(m, key) < 1.0:
-                raise SpecError(src, f"model.{key}", f"must be in [0, 1), received {getattr(m, key)}")
-        for key in ("layers", "units", "embedding_dim"):
-            if getattr(m, key) < 1:
-                raise SpecError(src, f"model.{key}", f"must be ≥ 1, received {getattr(m, key)}")
+            ("model.pooling", self.model.pooling, POOLINGS),
+            ("model.jit_compile", self.model.jit_compile, ("auto", "true", "false")),
+        ])
+        self.check_cells("model.cell")
+        self.check_fraction("model.dropout", "model.layer_dropout", "model.recurrent_dropout",
+                            "model.output_dropout")
+        self.check_at_least(1, "model.layers", "model.units", "model.embedding_dim", "data.min_count")
+        self.check_at_least(0, "model.attention_units", "data.max_length", "data.max_vocabulary",
+                            "data.shuffle_buffer", "data.pool_batches")
         if not d.validation and not 0.0 < d.validation_fraction < 1.0:
-            raise SpecError(src, "data.validation_fraction",
+            raise SpecError(self.source, "data.validation_fraction",
                             f"must be in (0, 1) when no validation file is given, received {d.validation_fraction}")
         if d.class_names and d.labels and len(d.class_names) != len(d.labels):
-            raise SpecError(src, "data.class_names", f"has {len(d.class_names)} names for {len(d.labels)} labels")
+            raise SpecError(self.source, "data.class_names",
+                            f"has {len(d.class_names)} names for {len(d.labels)} labels")
         if len(set(d.labels)) != len(d.labels):
-            raise SpecError(src, "data.labels", f"has duplicates: {d.labels}")
-        if d.max_length < 0:
-            raise SpecError(src, "data.max_length", f"must be ≥ 0, received {d.max_length}")
+            raise SpecError(self.source, "data.labels", f"has duplicates: {d.labels}")
+
+    def serving_max_tokens(self) -> int:
+        """The longest request the export reads, in tokens: ``export.max_tokens``, or when
+        it is 0 the training cut ``data.max_length``, or when that is 0 too 2,048."""
+        return self.export.max_tokens or self.data.max_length or DEFAULT_SERVING_TOKENS

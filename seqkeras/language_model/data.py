@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.resources
 import os
 import pathlib
@@ -29,6 +30,31 @@ def resolve_corpus(name: str, data_dir: str | os.PathLike | None = None) -> str:
             raise DataError(str(path), None, f"no corpus {name!r} ships with seqkeras")
         return str(path)
     return str(resolve_path(name, data_dir))
+
+
+VOCABULARY_FILE = "vocabulary.txt"
+
+
+@dataclasses.dataclass(kw_only=True)
+class LanguageModelData(Data):
+    """BPTT windows of one corpus and what the model, evaluation and export need.
+
+    Attributes:
+        train, validation: ``(inputs int32[B, T], targets int32[B, T])`` windows over B
+            parallel streams (row b of window i+1 continues row b of window i).
+        tokenizer: the fitted tokenizer (holding its `Vocabulary`).
+        vocabulary_size: V, reserved tokens included.
+        train_tokens, validation_tokens: the lengths of the two id streams.
+        validation_ids: the validation id stream, int32[N] (whole-stream evaluation).
+        level: ``"word"`` or ``"char"`` (which metric is the headline).
+    """
+
+    tokenizer: WordTokenizer | CharacterTokenizer
+    vocabulary_size: int
+    train_tokens: int
+    validation_tokens: int
+    validation_ids: np.ndarray
+    level: str
 
 
 def make_tokenizer(spec) -> "WordTokenizer | CharacterTokenizer":
@@ -68,19 +94,20 @@ def stream_windows(ids: np.ndarray, batch_size: int, bptt_length: int, partial: 
         yield streams[:, start:stop], streams[:, start + 1:stop + 1]
 
 
-def build_data(spec, data_dir=None, vocabulary_path: str | os.PathLike | None = None) -> Data:
+def build_data(spec, data_dir: str | os.PathLike | None = None,
+               run_dir: pathlib.Path | None = None) -> LanguageModelData:
     """Read the corpus, build or load the vocabulary, cut the BPTT windows.
 
     Args:
         spec: a `seqkeras.language_model.Spec`.
         data_dir: the data directory (``--data-dir``); None = `resolve_data_dir()`.
-        vocabulary_path: where the vocabulary is saved; loaded from there if present
-            (so that evaluation, export and generation use the training run's ids).
+        run_dir: the run directory: the vocabulary is loaded from
+            ``run_dir / "vocabulary.txt"`` if present (so that evaluation, export and
+            generation use the training run's ids), else built and saved there;
+            None = build it and save nothing.
 
     Returns:
-        `Data` with ``train`` and ``validation`` window datasets, the ``tokenizer``
-        (holding its `Vocabulary`), and ``info``: ``vocabulary_size``,
-        ``train_tokens``, ``validation_tokens``, ``validation_ids`` (np.int32).
+        `LanguageModelData`.
     """
     t = spec.training
     train_path = resolve_corpus(spec.data.train, data_dir)
@@ -94,7 +121,8 @@ def build_data(spec, data_dir=None, vocabulary_path: str | os.PathLike | None = 
         keep = count - max(1, int(round(count * spec.data.validation_fraction)))
         validation_lines = train_lines.skip(keep)
         train_lines = train_lines.take(keep)
-    if vocabulary_path is not None and pathlib.Path(vocabulary_path).is_file():
+    vocabulary_path = None if run_dir is None else pathlib.Path(run_dir) / VOCABULARY_FILE
+    if vocabulary_path is not None and vocabulary_path.is_file():
         tokenizer.set_vocabulary(Vocabulary.load(vocabulary_path))
     else:
         tokenizer.adapt(train_lines, min_count=spec.data.min_count,
@@ -109,7 +137,7 @@ def build_data(spec, data_dir=None, vocabulary_path: str | os.PathLike | None = 
     if t.steps_per_epoch:
         train = train.repeat()
     validation = language_model_windows(validation_ids, t.batch_size, t.bptt_length)
-    return Data(train=train, validation=validation, tokenizer=tokenizer,
-                info={"vocabulary_size": len(tokenizer.vocabulary), "train_tokens": int(len(train_ids)),
-                      "validation_tokens": int(len(validation_ids)), "validation_ids": validation_ids,
-                      "level": spec.data.level})
+    return LanguageModelData(train=train, validation=validation, tokenizer=tokenizer,
+                             vocabulary_size=len(tokenizer.vocabulary), train_tokens=int(len(train_ids)),
+                             validation_tokens=int(len(validation_ids)),
+                             validation_ids=validation_ids, level=spec.data.level)

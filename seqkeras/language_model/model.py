@@ -3,10 +3,13 @@
     ids int[B, T] ─ "embedding" ─ Dropout ─ "recurrent" (StackedRecurrent, stateful,
     return_sequences) ─ Dropout ─ "logits" → float32[B, T, V]
 
-Layer names are a contract with `seqkeras.language_model.server`: ``"embedding"``
-(`keras.layers.Embedding`), ``"recurrent"`` (`seqkeras.layers.StackedRecurrent`; its
-``.levels[i].cell`` are the cells) and ``"logits"`` (`Logits`, callable on
-``[B, units]`` or ``[B, T, units]``).
+`LanguageModel` finds its three parts by these layer names (``"embedding"``: a
+`keras.layers.Embedding`; ``"recurrent"``: a unidirectional
+`seqkeras.layers.StackedRecurrent`; ``"logits"``: `Logits` or a Dense, callable on
+``[B, units]`` and ``[B, T, units]``) and offers, besides the stateful training call,
+a stateless interface over the same weights for sampling and serving:
+``initial_states(batch)``, ``step(token_ids, states)``, ``run_sequence(ids, mask,
+states)`` and ``output_logits(hidden)``.
 
 Dropout follows Zaremba et al. (2014) on the non-recurrent connections (`dropout`, a
 new mask every step) and optionally Gal & Ghahramani's variational dropout
@@ -23,34 +26,158 @@ import math
 import keras
 import tensorflow as tf
 
-from seqkeras.encoders import make_cell  # noqa: F401  (re-exported: it lived here first)
+from seqkeras.encoders import make_cell
 from seqkeras.layers import StackedRecurrent
-from seqkeras.layers.logits import Logits  # noqa: F401  (re-exported: it lived here first)
+from seqkeras.layers.logits import Logits
+from seqkeras.layers.recurrent import Recurrent
+
+
+PARTS = ("embedding", "recurrent", "logits")
+
+
+class _Parts:
+    """The layers the stateless interface runs (a plain object, so that the weights file
+    of the model does not list them a second time).
+
+    Attributes:
+        embedding, stack, logits: the model's ``"embedding"``, ``"recurrent"`` and
+            ``"logits"`` layers.
+        cells: the stack's cells, bottom first.
+        levels: one stateless `Recurrent` per cell (same cell, same weights; no XLA, the
+            cell's dtype policy) for whole sequences from given states.
+    """
+
+    def __init__(self, embedding, stack, logits):
+        self.embedding, self.stack, self.logits = embedding, stack, logits
+        self.cells = [level.cell for level in stack.levels]
+        self.residual = bool(getattr(stack, "residual", False))
+        self.levels = [Recurrent(cell, return_sequences=True, return_state=True, jit_compile=False,
+                                 dtype=cell.dtype_policy, name=f"stateless_level_{i}")
+                       for i, cell in enumerate(self.cells)]
 
 
 class LanguageModel(keras.Model):
-    """The functional language model, optionally trained with a sampled softmax.
+    """The functional language model: a stateful training call plus a stateless
+    step interface over the same weights, optionally trained with a sampled softmax.
+
+    Call it on ids ``int32[B, T]`` for logits ``float32[B, T, V]`` (the stack carries
+    its state across calls). The stateless interface (states: a list of float32
+    ``[B, S_i]`` tensors, every cell's states bottom first) serves sampling and export:
+
+    * `initial_states` (batch) → the zero states;
+    * `step` (token ids ``int32[B]``, states) → (logits ``float32[B, V]``, states);
+    * `run_sequence` (ids ``int[B, T]``, mask, states) → (top outputs
+      ``[B, T, units]``, states);
+    * `output_logits` (hidden ``[..., units]``) → logits ``float32[..., V]``.
 
     With ``sampled_softmax=k > 0``, `train_step` never forms the full [B·T, V] logits:
     the loss is `tf.nn.sampled_softmax_loss` over the true token and k candidates from
     a log-uniform (Zipfian) sampler (Jean et al. 2015) — the vocabulary is sorted by
     frequency, as that sampler assumes. Evaluation, prediction and export use the
-    exact full softmax. With ``sampled_softmax=0`` it is an ordinary functional model.
+    exact full softmax.
+
+    Args:
+        inputs, outputs: the functional graph; it must hold layers named
+            ``"embedding"``, ``"recurrent"`` (a unidirectional `StackedRecurrent`) and
+            ``"logits"``.
+        sampled_softmax: k, the candidates of the sampled softmax (0 = full softmax).
+
+    Raises:
+        ValueError: a part is missing, or the stack is bidirectional.
     """
 
     def __init__(self, inputs, outputs, sampled_softmax: int = 0, **kwargs):
         super().__init__(inputs, outputs, **kwargs)
         self.sampled_softmax = int(sampled_softmax)
+        embedding, stack, logits = (self._part(name) for name in PARTS)
+        if getattr(stack, "bidirectional", False) or not isinstance(stack, StackedRecurrent):
+            raise ValueError(f"The language model's 'recurrent' layer must be a unidirectional "
+                             f"StackedRecurrent, received {stack!r}")
+        object.__setattr__(self, "_parts", _Parts(embedding, stack, logits))
         if self.sampled_softmax:
-            hidden = self.get_layer("logits").input
             # Not tracked: it shares every layer (and variable) with this model.
-            object.__setattr__(self, "_hidden_model", keras.Model(inputs, hidden))
+            object.__setattr__(self, "_hidden_model", keras.Model(inputs, logits.input))
 
+    def _part(self, name):
+        try:
+            return self.get_layer(name)
+        except ValueError:
+            raise ValueError(f"A language model needs layers named {list(PARTS)}; this graph has "
+                             f"no layer named {name!r}") from None
+
+    # -- stateless interface ---------------------------------------------------------------
+    @property
+    def vocabulary_size(self) -> int:
+        """V, the rows of the embedding."""
+        return int(self._parts.embedding.input_dim)
+
+    @property
+    def state_sizes(self) -> list[int]:
+        """The width of every state tensor, every cell bottom first."""
+        return [int(s) for cell in self._parts.cells for s in cell.state_size]
+
+    def initial_states(self, batch) -> list[tf.Tensor]:
+        """The zero states of `batch` rows: float32 ``[batch, S_i]`` per state."""
+        return [tf.zeros([batch, s], tf.float32) for s in self.state_sizes]
+
+    def output_logits(self, hidden) -> tf.Tensor:
+        """Top outputs ``[..., units]`` → logits float32 ``[..., V]``."""
+        return tf.cast(self._parts.logits(hidden), tf.float32)
+
+    def step(self, token_ids, states):
+        """One token per row, no dropout, no carried state.
+
+        Args:
+            token_ids: int32 ``[B]``.
+            states: float32 ``[B, S_i]`` per state (`state_sizes`).
+
+        Returns:
+            (logits float32 ``[B, V]``, the new states, float32).
+        """
+        parts = self._parts
+        x = parts.embedding(token_ids)
+        new_states, offset = [], 0
+        for cell in parts.cells:
+            count, dtype = len(cell.state_size), cell.compute_dtype
+            y, cell_states = cell(tf.cast(x, dtype), [tf.cast(s, dtype) for s in states[offset:offset + count]])
+            offset += count
+            new_states += list(cell_states)
+            x = self._residual(x, y)
+        return self.output_logits(x), [tf.cast(s, tf.float32) for s in new_states]
+
+    def run_sequence(self, ids, mask, states):
+        """Whole sequences from given states, no dropout, no carried state.
+
+        Args:
+            ids: int ``[B, T]``.
+            mask: bool ``[B, T]`` (False steps keep the state) or None.
+            states: float32 ``[B, S_i]`` per state (`state_sizes`).
+
+        Returns:
+            (top outputs ``[B, T, units]``, final states float32).
+        """
+        parts = self._parts
+        x = parts.embedding(ids)
+        final, offset = [], 0
+        for level, cell in zip(parts.levels, parts.cells):
+            count = len(cell.state_size)
+            y, *level_states = level(x, initial_state=list(states[offset:offset + count]), mask=mask)
+            offset += count
+            final += level_states
+            x = self._residual(x, y)
+        return x, [tf.cast(s, tf.float32) for s in final]
+
+    def _residual(self, x, y):
+        if self._parts.residual and y.shape[-1] == x.shape[-1]:
+            return y + tf.cast(x, y.dtype)
+        return y
+
+    # -- training --------------------------------------------------------------------------
     def train_step(self, data):
         if not self.sampled_softmax:
             return super().train_step(data)
         inputs, targets = data[0], data[1]
-        logits_layer = self.get_layer("logits")
+        logits_layer = self._parts.logits
         with tf.GradientTape() as tape:
             hidden = self._hidden_model(inputs, training=True)
             weights, bias, flat = logits_layer.output_weights(hidden)
@@ -70,7 +197,7 @@ def build_language_model(vocabulary_size: int, batch_size: int | None = None, ce
                          layer_dropout: float = 0.0, recurrent_dropout: float = 0.0,
                          init_scale: float = 0.0, softmax_precision: str = "float32",
                          stateful: bool = True, jit_compile="auto", sampled_softmax: int = 0,
-                         name: str = "language_model") -> keras.Model:
+                         name: str = "language_model") -> LanguageModel:
     """Build (not compile) the language model.
 
     Args:
@@ -92,7 +219,7 @@ def build_language_model(vocabulary_size: int, batch_size: int | None = None, ce
             (`LanguageModel`); evaluation stays exact.
 
     Returns:
-        `keras.Model` ``int32[B, T] → float32[B, T, V]``.
+        `LanguageModel` ``int32[B, T] → float32[B, T, V]`` (not compiled).
 
     Example:
         >>> model = build_language_model(50, batch_size=4, units=16, layers=1)

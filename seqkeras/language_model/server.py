@@ -1,15 +1,15 @@
-"""Export a recurrent language model as a TF Serving SavedModel (issue #4, SPEC §6).
+"""The language model's serving module: a TF Serving SavedModel with in-graph text.
 
-`export_language_model(model, tokenizer, "saved_models", "ptb_lm")` writes
-``saved_models/ptb_lm/<version>/`` (atomically, with warmup requests) holding a
-`LanguageModelServer`: tokenization, decoding and scoring all run inside the graph,
-so the SavedModel loads with `tf.saved_model.load` where seqkeras is not installed.
+`LanguageModelServer(model, tokenizer).export("saved_models", "ptb_lm")` writes
+``saved_models/ptb_lm/<version>/`` (atomically, with warm-up requests, validated by
+`seqkeras.serving.Exporter`): tokenization, decoding and scoring all run inside the
+graph, so the SavedModel loads with `tf.saved_model.load` where seqkeras is not
+installed.
 
-Model contract: a `keras.Model` with layers named ``"embedding"`` (ids → vectors),
-``"recurrent"`` (a `seqkeras.layers.StackedRecurrent`, unidirectional, possibly
-stateful) and ``"logits"`` (callable on [B, units] and [B, T, units]; may be tied to
-the embedding). Dropout layers are ignored. The server builds fresh stateless
-`Recurrent` layers around the same built cells, so weights are shared, never copied.
+The model is a `seqkeras.language_model.LanguageModel`; the server drives its
+stateless interface (`LanguageModel.step`, `LanguageModel.run_sequence`,
+`LanguageModel.output_logits`), so weights are shared with the trained model, never
+copied, and a stateful training model serves any batch size. Dropout is off.
 
 Signatures:
 
@@ -41,7 +41,7 @@ Decisions (the contract a client relies on):
 * Invalid UTF-8 in a prompt or text is replaced by U+FFFD (an unknown token), not
   an error.
 * Empty prompt: with a start token, generation starts from it; without one, from the
-  zero state with logits = logits_layer(0) (the output layer's learnt bias).
+  zero state with logits = output_logits(0) (the output layer's learnt bias).
 * Generation stops at ``<eos>`` when the vocabulary has one (the ``<eos>`` is not in
   ``text``), else after `max_new_tokens`. `max_new_tokens` is clamped to
   [0, max_new_tokens_cap] (default cap 1024); 0 gives "".
@@ -64,25 +64,26 @@ Decisions (the contract a client relies on):
 
 from __future__ import annotations
 
-import os
-
 import numpy as np
 import tensorflow as tf
 
-from seqkeras import serving
-from seqkeras.layers.recurrent import Recurrent
+from seqkeras.language_model.model import LanguageModel
 from seqkeras.sampling import BeamSampler, GreedySampler, RandomSampler
+from seqkeras.serving import Exporter, WarmupRequest, frequent_words
 
 GENERATE_SIGNATURE = "generate"
 GENERATE_BEAM_SIGNATURE = "generate_beam"
 SCORE_SIGNATURE = "score"
+# The longest prompt (in tokens) when the spec's ``export.max_tokens`` is 0.
+DEFAULT_MAX_PROMPT_TOKENS = 2048
 
 
-class LanguageModelServer(tf.Module):
-    """The serving module: stateless step function + in-graph tokenization, decoding, scoring.
+class LanguageModelServer(Exporter):
+    """The serving module: in-graph tokenization, decoding and scoring around the model's
+    stateless step interface.
 
     Args:
-        model: the LM `keras.Model` (see the module docstring for its contract).
+        model: the trained `LanguageModel`.
         tokenizer: a built `seqkeras.data` tokenizer whose vocabulary matches the
             model's embedding rows.
         beam_width_default: beam width used when a request sends beam_width ≤ 0.
@@ -92,6 +93,8 @@ class LanguageModelServer(tf.Module):
         max_prompt_tokens: prompts are cut to their last this-many tokens.
         newline_as_eos: split scored texts and prompts into lines, each ending in
             ``<eos>``; None: True for word tokenizers with ``add_eos``.
+        warmup_prompt: the prompt of the warm-up requests; None: the most frequent
+            ordinary token of the vocabulary.
 
     Functions (besides the signatures): ``step(token_ids int32[B], states) ->
     (logits [B, V], states)`` and ``encode_prompt(prompt string[B]) -> (logits,
@@ -99,8 +102,8 @@ class LanguageModelServer(tf.Module):
     """
 
     def __init__(self, model, tokenizer, beam_width_default=4, score_chunk_length=256,
-                 max_new_tokens_cap=1024, beam_width_cap=16, max_prompt_tokens=2048,
-                 newline_as_eos=None, name="language_model_server"):
+                 max_new_tokens_cap=1024, beam_width_cap=16, max_prompt_tokens=DEFAULT_MAX_PROMPT_TOKENS,
+                 newline_as_eos=None, warmup_prompt=None, name="language_model_server"):
         super().__init__(name=name)
         for argument, value in (("beam_width_default", beam_width_default),
                                 ("score_chunk_length", score_chunk_length),
@@ -110,38 +113,30 @@ class LanguageModelServer(tf.Module):
             if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
                 raise ValueError(f"Received an invalid value for argument `{argument}`, expected "
                                  f"a positive integer, received {argument}={value!r}")
+        if not isinstance(model, LanguageModel):
+            raise ValueError("The model must be a seqkeras.language_model.LanguageModel (layers 'embedding', "
+                             f"'recurrent', 'logits'), received {type(model).__name__}")
         vocabulary = getattr(tokenizer, "vocabulary", None)
         if vocabulary is None:
             raise ValueError("The tokenizer has no vocabulary: adapt it or load its vocabulary first")
-        embedding, recurrent, logits = (_get_layer(model, n) for n in ("embedding", "recurrent", "logits"))
-        if getattr(recurrent, "bidirectional", False) or not hasattr(recurrent, "levels"):
-            raise ValueError("The 'recurrent' layer must be a unidirectional StackedRecurrent, "
-                             f"received {recurrent!r}")
-        if not all(level.built for level in recurrent.levels):
-            raise ValueError("The model must be built (call it on a batch) before export")
         vocab_size = len(vocabulary)
-        rows = getattr(embedding, "input_dim", None)
-        if rows is not None and rows != vocab_size:
+        if model.vocabulary_size != vocab_size:
             raise ValueError(f"The tokenizer's vocabulary has {vocab_size} tokens but the model's "
-                             f"embedding has {rows} rows: wrong vocabulary for this model")
+                             f"embedding has {model.vocabulary_size} rows: wrong vocabulary for this model")
 
+        # The model itself is not tracked (its optimizer slots would be exported too),
+        # only its weights.
+        object.__setattr__(self, "model", model)
+        self.model_weights = list(model.weights)
         self.tokenizer = tokenizer
-        self.embedding = embedding
-        self.logits_layer = logits
-        self.cells = [level.cell for level in recurrent.levels]
-        # jit_compile=False: TF Serving runs without XLA by default. The cells' dtype
-        # policy is kept (mixed_bfloat16 models compute in bfloat16 here too).
-        self.levels = [Recurrent(cell, return_sequences=True, return_state=True, jit_compile=False,
-                                 dtype=cell.dtype_policy, name=f"serving_level_{i}")
-                       for i, cell in enumerate(self.cells)]
-        self.residual = bool(getattr(recurrent, "residual", False))
-        self.state_sizes = [int(s) for cell in self.cells for s in cell.state_size]
+        self.state_sizes = model.state_sizes
         self.vocab_size = vocab_size
         self.beam_width_default = int(beam_width_default)
         self.score_chunk_length = int(score_chunk_length)
         self.max_new_tokens_cap = int(max_new_tokens_cap)
         self.beam_width_cap = int(min(beam_width_cap, vocab_size))
         self.max_prompt_tokens = int(max_prompt_tokens)
+        self.warmup_prompt = frequent_words(vocabulary)[0] if warmup_prompt is None else warmup_prompt
         word_level = getattr(tokenizer, "separator", " ") != ""
         self.newline_as_eos = bool(tokenizer.add_eos and word_level) if newline_as_eos is None \
             else bool(newline_as_eos)
@@ -153,7 +148,7 @@ class LanguageModelServer(tf.Module):
             self.start_id = vocabulary.bos_id if vocabulary.bos_id is not None else vocabulary.eos_id
 
         state_specs = [tf.TensorSpec([None, s], tf.float32) for s in self.state_sizes]
-        self.step = tf.function(self._step, input_signature=[tf.TensorSpec([None], tf.int32), state_specs])
+        self.step = tf.function(model.step, input_signature=[tf.TensorSpec([None], tf.int32), state_specs])
         self.encode_prompt = tf.function(self._encode_prompt,
                                          input_signature=[tf.TensorSpec([None], tf.string)])
         self.generate = tf.function(self._generate, input_signature=[
@@ -170,40 +165,6 @@ class LanguageModelServer(tf.Module):
             tf.TensorSpec([], tf.int32, name="beam_width"),
         ])
         self.score = tf.function(self._score, input_signature=[tf.TensorSpec([None], tf.string, name="text")])
-
-    # -- model pieces ------------------------------------------------------------------
-    def _step(self, token_ids, states):
-        """One token for every row: int32[B], states → (logits float32[B, V], new states)."""
-        x = self.embedding(token_ids)
-        new_states, offset = [], 0
-        for cell in self.cells:
-            count = len(cell.state_size)
-            dtype = cell.compute_dtype
-            y, cell_states = cell(tf.cast(x, dtype), [tf.cast(s, dtype) for s in states[offset:offset + count]])
-            offset += count
-            new_states += list(cell_states)
-            x = self._residual(x, y)
-        return tf.cast(self.logits_layer(x), tf.float32), [tf.cast(s, tf.float32) for s in new_states]
-
-    def _residual(self, x, y):
-        if self.residual and y.shape[-1] == x.shape[-1]:
-            return y + tf.cast(x, y.dtype)
-        return y
-
-    def _run_sequence(self, ids, mask, states):
-        """Fast path over [B, T] ids from `states`: (top outputs [B, T, units], final states)."""
-        x = self.embedding(ids)
-        final, offset = [], 0
-        for level, cell in zip(self.levels, self.cells):
-            count = len(cell.state_size)
-            y, *level_states = level(x, initial_state=list(states[offset:offset + count]), mask=mask)
-            offset += count
-            final += level_states
-            x = self._residual(x, y)
-        return x, [tf.cast(s, tf.float32) for s in final]
-
-    def _zero_states(self, batch):
-        return [tf.zeros([batch, s], tf.float32) for s in self.state_sizes]
 
     def _token_ids(self, texts):
         """string[B] → ragged int64[B, None], the stream `score` predicts (see module doc)."""
@@ -230,12 +191,12 @@ class LanguageModelServer(tf.Module):
         # state: an empty row ends in the zero state).
         dense = tf.pad(ids.to_tensor(default_value=self.pad_id), [[0, 0], [0, 1]])
         mask = tf.sequence_mask(lengths, tf.shape(dense)[1])
-        outputs, states = self._run_sequence(dense, mask, self._zero_states(batch))
+        outputs, states = self.model.run_sequence(dense, mask, self.model.initial_states(batch))
         # Each row's output at its last token (a residual stack adds the unmasked input,
         # so masked columns do not repeat it); an empty row has output 0.
         last = tf.gather(outputs, tf.maximum(lengths - 1, 0), batch_dims=1)
         last = tf.where((lengths > 0)[:, None], last, tf.zeros_like(last))
-        return tf.cast(self.logits_layer(last), tf.float32), states
+        return self.model.output_logits(last), states
 
     # -- signatures --------------------------------------------------------------------
     def _generate(self, prompt, max_new_tokens, temperature, top_k, top_p, seed):
@@ -244,10 +205,10 @@ class LanguageModelServer(tf.Module):
 
         def sample():
             sampler = RandomSampler(temperature=temperature, top_k=top_k, top_p=top_p, seed=seed)
-            return sampler(self._step, logits, states, max_new_tokens, self.end_id, self.pad_id)[0]
+            return sampler(self.model.step, logits, states, max_new_tokens, self.end_id, self.pad_id)[0]
 
         def greedy():
-            return GreedySampler()(self._step, logits, states, max_new_tokens, self.end_id, self.pad_id)[0]
+            return GreedySampler()(self.model.step, logits, states, max_new_tokens, self.end_id, self.pad_id)[0]
 
         tokens = tf.cond(temperature > 0.0, sample, greedy)
         return {"text": self.tokenizer.detokenize(tokens)}
@@ -258,7 +219,7 @@ class LanguageModelServer(tf.Module):
         beam_width = tf.clip_by_value(beam_width, 1, self.beam_width_cap)
         logits, states = self._encode_prompt(prompt)
         tokens, _, scores = BeamSampler(beam_width)(
-            self._step, logits, states, max_new_tokens, self.end_id, self.pad_id)
+            self.model.step, logits, states, max_new_tokens, self.end_id, self.pad_id)
         return {"text": self.tokenizer.detokenize(tokens), "score": scores}
 
     def _score(self, text):
@@ -279,8 +240,8 @@ class LanguageModelServer(tf.Module):
             targets = dense[:, start + 1:start + chunk + 1]
             # No mask: a row's state after its last token is never used for a counted
             # prediction, and unmasked steps are ~30% cheaper.
-            outputs, states = self._run_sequence(inputs, None, states)
-            logits = tf.cast(self.logits_layer(outputs), tf.float32)
+            outputs, states = self.model.run_sequence(inputs, None, states)
+            logits = self.model.output_logits(outputs)
             log_p = -tf.nn.sparse_softmax_cross_entropy_with_logits(labels=targets, logits=logits)
             valid = start + 1 + positions < lengths[:, None]
             total += tf.reduce_sum(tf.cast(tf.where(valid, log_p, 0.0), tf.float64), axis=1)
@@ -288,7 +249,7 @@ class LanguageModelServer(tf.Module):
 
         _, _, total = tf.while_loop(
             lambda i, *_: i < num_chunks, body,
-            (tf.constant(0), self._zero_states(batch), tf.zeros([batch], tf.float64)),
+            (tf.constant(0), self.model.initial_states(batch), tf.zeros([batch], tf.float64)),
             maximum_iterations=num_chunks,
         )
         num_tokens = tf.maximum(lengths - 1, 0)
@@ -311,74 +272,24 @@ class LanguageModelServer(tf.Module):
             SCORE_SIGNATURE: self.score.get_concrete_function(),
         }
 
-    def warmup_requests(self, prompt="the"):
-        """One request per signature (greedy and sampled generate, beam, score)."""
+    def warmup_requests(self):
+        """One request per signature: greedy (serving_default) and sampled generate, beam,
+        score, all on `warmup_prompt`."""
+        prompt = self.warmup_prompt
         generate = {"prompt": [prompt], "max_new_tokens": np.int32(8), "top_k": np.int32(0),
                     "top_p": np.float32(1.0), "seed": np.int32(0)}
         return [
-            serving.WarmupRequest(GENERATE_SIGNATURE, {**generate, "temperature": np.float32(0.0)}),
-            serving.WarmupRequest(GENERATE_SIGNATURE, {**generate, "temperature": np.float32(1.0),
-                                                       "top_k": np.int32(10), "top_p": np.float32(0.9)}),
-            serving.WarmupRequest(GENERATE_BEAM_SIGNATURE, {"prompt": [prompt], "max_new_tokens": np.int32(8),
-                                                            "beam_width": np.int32(2)}),
-            serving.WarmupRequest(SCORE_SIGNATURE, {"text": [prompt + " " + prompt]}),
+            WarmupRequest("serving_default", {**generate, "temperature": np.float32(0.0)}),
+            WarmupRequest(GENERATE_SIGNATURE, {**generate, "temperature": np.float32(1.0),
+                                               "top_k": np.int32(10), "top_p": np.float32(0.9)}),
+            WarmupRequest(GENERATE_BEAM_SIGNATURE, {"prompt": [prompt], "max_new_tokens": np.int32(8),
+                                                    "beam_width": np.int32(2)}),
+            WarmupRequest(SCORE_SIGNATURE, {"text": [prompt + " " + prompt]}),
         ]
 
 
-def _get_layer(model, name):
-    try:
-        return model.get_layer(name)
-    except ValueError as error:
-        raise ValueError(f"The language model must have a layer named {name!r} (the export "
-                         f"contract: 'embedding', 'recurrent', 'logits'); {error}") from None
-
-
-def _validate_export(directory, requests):
-    loaded = tf.saved_model.load(directory)
-    missing = {"serving_default", GENERATE_SIGNATURE, GENERATE_BEAM_SIGNATURE, SCORE_SIGNATURE} \
-        - set(loaded.signatures)
-    if missing:
-        raise RuntimeError(f"exported SavedModel lacks signatures {sorted(missing)}")
-    serving.run_warmup_requests(loaded, requests)
-
-
 def export_language_model(model, tokenizer, export_dir_base="saved_models", model_name="language_model",
-                          version="auto", beam_width_default=4, score_chunk_length=256,
-                          max_new_tokens_cap=1024, beam_width_cap=16, max_prompt_tokens=2048,
-                          newline_as_eos=None, warmup_prompt=None, validate=True):
-    """Write the LM as ``<export_dir_base>/<model_name>/<version>/`` for TF Serving.
-
-    Args:
-        model: the LM `keras.Model` (layers "embedding", "recurrent", "logits").
-        tokenizer: its `seqkeras.data` tokenizer (vocabulary set).
-        export_dir_base: the export root, ``saved_models`` by default.
-        model_name: the served model's name.
-        version: "auto" (highest existing + 1) or an int.
-        beam_width_default, score_chunk_length, max_new_tokens_cap, beam_width_cap,
-        max_prompt_tokens, newline_as_eos: see `LanguageModelServer`.
-        warmup_prompt: prompt of the warmup requests; default: the most frequent
-            non-reserved token (or "a").
-        validate: load the written SavedModel and run the warmup requests before
-            publishing the version (a broken export never appears).
-
-    Returns:
-        `pathlib.Path` of the version directory.
-
-    Example:
-        >>> path = export_language_model(model, tokenizer, "saved_models", "ptb_lm")
-        >>> tf.saved_model.load(str(path)).signatures["score"](text=tf.constant(["a b"]))
-    """
-    server = LanguageModelServer(
-        model, tokenizer, beam_width_default=beam_width_default, score_chunk_length=score_chunk_length,
-        max_new_tokens_cap=max_new_tokens_cap, beam_width_cap=beam_width_cap,
-        max_prompt_tokens=max_prompt_tokens, newline_as_eos=newline_as_eos)
-    if warmup_prompt is None:
-        vocabulary = tokenizer.vocabulary
-        ordinary = vocabulary.tokens[len(vocabulary.reserved):]
-        warmup_prompt = next((t for t in ordinary if t.strip()), "a")
-    requests = server.warmup_requests(warmup_prompt)
-    return serving.write_versioned(
-        server, os.fspath(export_dir_base), model_name, version=version,
-        signatures=server.signatures(), warmup_requests=requests,
-        validate=(lambda d: _validate_export(d, requests)) if validate else None,
-    )
+                          version="auto", validate=True, **options):
+    """`LanguageModelServer(model, tokenizer, **options).export(...)`: writes and returns
+    ``<export_dir_base>/<model_name>/<version>/``."""
+    return LanguageModelServer(model, tokenizer, **options).export(export_dir_base, model_name, version, validate)

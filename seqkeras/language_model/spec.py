@@ -21,14 +21,21 @@ Example TOML (see ``pipelines/*_lm.toml``)::
     learning_rate = 1.0
     clip_norm = 5.0
     bptt_length = 35
+
+The tuning space may name any dotted key (``"model.cell"`` with LSTM variants written
+``"lstm:<variant>"``, ``"model.units"``, ``"training.learning_rate"``, ...) except the
+``data`` keys, ``training.batch_size`` and ``training.bptt_length``: the windows are cut
+once, before the search. Every shared key is honoured.
 """
 
 from __future__ import annotations
 
 import dataclasses
 
-from seqkeras.cells import CELLS
 from seqkeras.pipeline.spec import PipelineSpec, SpecError, TrainingSpec, TuningSpec
+
+# Keys that shape the BPTT windows, which are cut once before a tuning search.
+DATA_KEYS = ("training.batch_size", "training.bptt_length")
 
 
 @dataclasses.dataclass
@@ -50,7 +57,7 @@ class DataSpec:
 class ModelSpec:
     """Embedding → stacked recurrent cells → (tied) softmax."""
 
-    cell: str = "lstm"                 # a key of seqkeras.cells.CELLS
+    cell: str = "lstm"                 # "lstm", "gru", "ran", "elman", "additive" or "lstm:<variant>"
     cell_options: dict = dataclasses.field(default_factory=dict)   # e.g. {variant = "cifg"}
     layers: int = 2
     units: int = 200
@@ -99,27 +106,23 @@ class Spec(PipelineSpec):
 
     def validate(self) -> None:
         super().validate()
-        src, d, m, t = self.source, self.data, self.model, self.training
-        checks = [
+        d = self.data
+        self.check_choices([
             ("data.level", d.level, ("word", "char")),
             ("data.tokenizer", d.tokenizer, ("character", "whitespace")),
             ("data.newline", d.newline, ("eos", "char", "drop")),
-            ("model.cell", m.cell.split(":")[0], tuple(CELLS)),
-            ("model.softmax_precision", m.softmax_precision, ("float32", "bfloat16")),
-            ("model.jit_compile", m.jit_compile, ("auto", "true", "false")),
-        ]
-        self.check_choices(checks)
+            ("model.softmax_precision", self.model.softmax_precision, ("float32", "bfloat16")),
+            ("model.jit_compile", self.model.jit_compile, ("auto", "true", "false")),
+        ])
+        self.check_cells("model.cell")
+        self.check_fraction("model.dropout", "model.layer_dropout", "model.recurrent_dropout",
+                            "data.validation_fraction")
+        self.check_at_least(1, "model.layers", "model.units", "training.bptt_length")
         if d.newline == "char" and d.tokenizer != "character":
-            raise SpecError(src, "data.newline", "'char' needs tokenizer = 'character'")
-        for key in ("model.dropout", "model.layer_dropout", "model.recurrent_dropout"):
-            value = getattr(m, key.split(".")[1])
-            if not 0.0 <= value < 1.0:
-                raise SpecError(src, key, f"must be in [0, 1), received {value}")
-        if not 0.0 <= d.validation_fraction < 1.0:
-            raise SpecError(src, "data.validation_fraction", f"must be in [0, 1), received {d.validation_fraction}")
+            raise SpecError(self.source, "data.newline", "'char' needs tokenizer = 'character'")
         if not d.validation and d.validation_fraction == 0.0:
-            raise SpecError(src, "data.validation", "give a validation file or validation_fraction > 0")
-        for key, value in (("model.layers", m.layers), ("model.units", m.units),
-                           ("training.bptt_length", t.bptt_length)):
-            if value < 1:
-                raise SpecError(src, key, f"must be ≥ 1, received {value}")
+            raise SpecError(self.source, "data.validation", "give a validation file or validation_fraction > 0")
+        for key in self.tuning.space:
+            if key in DATA_KEYS or key.startswith("data."):
+                raise SpecError(self.source, f"tuning.space.{key}",
+                                "shapes the BPTT windows, which are cut once before the search: not tunable")

@@ -3,25 +3,25 @@
 from __future__ import annotations
 
 import dataclasses
-from typing import Any
 
 import tensorflow as tf
 
 
-@dataclasses.dataclass
+@dataclasses.dataclass(kw_only=True)
 class Data:
-    """Datasets and preprocessing state of one pipeline run.
+    """The datasets of one pipeline run; an application subclasses it to add its own
+    typed facts (vocabularies, sizes) that its model builder, evaluation and export read.
 
     Attributes:
-        train: batches of ``(inputs, targets)`` for `keras.Model.fit` (finite, or
-            repeated when the spec sets ``steps_per_epoch``).
+        train: batches for `keras.Model.fit` (finite, or repeated when the spec sets
+            ``steps_per_epoch``).
         validation: batches for validation and evaluation, or None.
-        tokenizer: the fitted tokenizer (with its vocabulary), if the task has one;
-            the export step puts it in the graph.
-        info: task-specific facts (sizes, counts) for the model builder and reports.
     """
 
     train: tf.data.Dataset
     validation: tf.data.Dataset | None = None
-    tokenizer: Any = None
-    info: dict = dataclasses.field(default_factory=dict)
+
+    def summary(self) -> dict[str, int | float | str | bool]:
+        """The scalar facts (sizes, counts, names) for the run report."""
+        return {field.name: getattr(self, field.name) for field in dataclasses.fields(self)
+                if isinstance(getattr(self, field.name), (int, float, str, bool))}

@@ -1,68 +1,85 @@
-"""Application registry: the ``application`` key of a spec → the module implementing it.
+"""Application registry: the ``application`` key of a spec → its `Application`.
 
-An application module (e.g. `seqkeras.language_model`) exposes:
-
-=====================  =====================================================================
-``Spec``               dataclass deriving from `seqkeras.pipeline.spec.PipelineSpec`
-``build_data``         ``(spec, data_dir) -> Data`` (a `seqkeras.pipeline.Data`)
-``build_model``        ``(spec, data) -> keras.Model``, compiled (loss, metrics, optimizer)
-``HyperModel``         ``keras_tuner.HyperModel`` subclass, ``HyperModel(spec, data)``;
-                       `seqkeras.pipeline.tuning.SpecHyperModel` is the generic one
-``evaluate``           ``(model, spec, data) -> dict[str, float]`` on the validation split
-``export``             ``(model, spec, data, output_dir) -> pathlib.Path`` (the version dir)
-=====================  =====================================================================
-
-and optionally:
-
-=====================  =====================================================================
-``callbacks``          ``(spec, data) -> list[keras.callbacks.Callback]`` (e.g. state resets)
-``after_run``          ``(model, spec, data, report: dict) -> None`` (print samples)
-``generate``           ``(args) -> int``: the ``seqkeras generate`` command body
-``predict``            ``(saved_model, inputs: list[str], args) -> list[str]``
-=====================  =====================================================================
-
-Register an application with `register` (or add it to `BUILTIN`); modules are
-imported on first use.
+Applications are registered by import path (``"module:Class"``) and imported on first
+use, so the CLI starts without importing every application (or TensorFlow). `get`
+checks the contract (`seqkeras.pipeline.application.check_application`) the first
+time an application is used. `load_spec` reads a TOML file into the typed spec of the
+application it names.
 """
 
 from __future__ import annotations
 
+import functools
 import importlib
-import types
+import os
+from typing import Any
 
-# application name -> module path
+from seqkeras.pipeline.spec import SpecError, parse_spec, read_toml, with_overrides
+
+# application name -> "module:Class"
 BUILTIN = {
-    "language_model": "seqkeras.language_model",
-    "word2vec": "seqkeras.word2vec",
-    "tagging": "seqkeras.tagging",
-    "translation": "seqkeras.translation",
-    "classification": "seqkeras.classification",
-    "long_range": "seqkeras.tasks.application",
+    "language_model": "seqkeras.language_model:LanguageModelApplication",
+    "classification": "seqkeras.classification:ClassificationApplication",
+    "tagging": "seqkeras.tagging:TaggingApplication",
+    "translation": "seqkeras.translation:TranslationApplication",
+    "word2vec": "seqkeras.word2vec:Word2VecApplication",
+    "long_range": "seqkeras.tasks.application:LongRangeApplication",
 }
 _REGISTRY: dict[str, str] = dict(BUILTIN)
-REQUIRED = ("Spec", "build_data", "build_model", "HyperModel", "evaluate", "export")
 
 
-def register(name: str, module: str) -> None:
-    """Make ``application = "<name>"`` in a spec use `module` (an import path)."""
-    _REGISTRY[name] = module
+def register(name: str, target: str) -> None:
+    """Make ``application = "<name>"`` in a spec use `target` (``"module:Class"``)."""
+    if ":" not in target:
+        raise ValueError(f"register {name!r}: target must be 'module:Class', received {target!r}")
+    _REGISTRY[name] = target
+    get.cache_clear()
 
 
 def names() -> list[str]:
+    """The registered application names, sorted."""
     return sorted(_REGISTRY)
 
 
-def get(name: str) -> types.ModuleType:
-    """The application module registered as `name`; KeyError if none is.
+@functools.lru_cache(maxsize=None)
+def get(name: str):
+    """The `Application` instance registered as `name`.
 
     Raises:
         KeyError: no application of that name.
-        TypeError: the module lacks one of `REQUIRED`.
+        TypeError: the registered class breaks the contract.
     """
+    from seqkeras.pipeline.application import check_application
+
     if name not in _REGISTRY:
         raise KeyError(name)
-    module = importlib.import_module(_REGISTRY[name])
-    missing = [attr for attr in REQUIRED if not hasattr(module, attr)]
-    if missing:
-        raise TypeError(f"application module {module.__name__} lacks {missing}")
-    return module
+    module_name, class_name = _REGISTRY[name].split(":")
+    cls = getattr(importlib.import_module(module_name), class_name)
+    check_application(cls, name)
+    return cls()
+
+
+def load_spec(path: str | os.PathLike, overrides: dict[str, Any] | None = None):
+    """Read a pipeline TOML file into its application's typed spec.
+
+    Args:
+        path: the ``.toml`` file; its ``application`` key picks the application.
+        overrides: dotted keys to replace after loading (command-line ``--set``).
+
+    Raises:
+        SpecError: unreadable file, unknown application, unknown key, wrong type or
+            value, or a shared key the application cannot honour.
+    """
+    data = read_toml(path)
+    name = data.get("application")
+    if not isinstance(name, str):
+        raise SpecError(path, "application", f"missing: name the application, one of {names()}")
+    try:
+        app = get(name)
+    except KeyError:
+        raise SpecError(path, "application", f"unknown application {name!r}, known: {names()}") from None
+    spec = parse_spec(app.spec_class, data, path)
+    if overrides:
+        spec = with_overrides(spec, overrides)
+        spec.validate()
+    return spec

@@ -1,25 +1,16 @@
 """The generic flow: ingest → (tune) → train → evaluate → export, for any application.
 
-Every artefact of a pipeline lives under ``<work_dir>/<spec.name>/`` (`RunPaths`):
+Every artefact of a pipeline lives under ``<work_dir>/<spec.name>/`` (`RunPaths`). An
+interrupted ``seqkeras run`` / ``train`` started again with the same spec resumes from
+the last finished epoch (BackupAndRestore); tuning resumes its trials.
 
-    backup/            keras.callbacks.BackupAndRestore (deleted when training completes)
-    checkpoints/       weights after every epoch (epoch_NNN.weights.h5)
-    logs/              TensorBoard
-    history.csv        one row per epoch (CSVLogger, appended across resumes)
-    learning_curve.png
-    final.weights.h5   the trained model (evaluate / export / generate load it)
-    vocabulary.txt     the tokenizer's vocabulary (applications with text input)
-    tuner/             keras-tuner project (resumable, overwrite=False)
-    tuning_summary.md, tuning_trials.png, best_hyperparameters.json
-    report.json        metrics, wall times, export path
-
-An interrupted ``seqkeras run`` / ``train`` started again with the same spec resumes
-from the last finished epoch (BackupAndRestore); tuning resumes its trials.
+The runner applies the shared spec keys for every application: the seed, the
+precision policy (`Application.make_model`), the learning-rate schedule, the time
+budget and early stopping (`schedule_callbacks`), and the export version policy.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import pathlib
 import shutil
@@ -28,77 +19,35 @@ from typing import Any
 
 import keras
 
-from seqkeras.pipeline import registry
+from seqkeras.pipeline import registry, tuning
+from seqkeras.pipeline.run_paths import RunPaths
 from seqkeras.pipeline.spec import to_dict, with_overrides
 from seqkeras.pipeline.training import (EpochTimer, LearningRateLogger, plot_learning_curve, read_history,
                                         schedule_callbacks)
 
-
-@dataclasses.dataclass
-class RunPaths:
-    """The files of one pipeline under ``<work_dir>/<name>/``."""
-
-    root: pathlib.Path
-
-    @classmethod
-    def for_spec(cls, spec, work_dir: str | pathlib.Path = "runs") -> "RunPaths":
-        return cls(pathlib.Path(work_dir) / spec.name)
-
-    backup = property(lambda self: self.root / "backup")
-    checkpoints = property(lambda self: self.root / "checkpoints")
-    logs = property(lambda self: self.root / "logs")
-    history = property(lambda self: self.root / "history.csv")
-    learning_curve = property(lambda self: self.root / "learning_curve.png")
-    weights = property(lambda self: self.root / "final.weights.h5")
-    vocabulary = property(lambda self: self.root / "vocabulary.txt")
-    tuner = property(lambda self: self.root / "tuner")
-    best_hyperparameters = property(lambda self: self.root / "best_hyperparameters.json")
-    report = property(lambda self: self.root / "report.json")
+# Batch-level loss every 100 steps as well: an epoch's running mean can hide a collapse
+# late in the epoch; the batch curve shows when it happened.
+TENSORBOARD_BATCH_INTERVAL = 100
 
 
 def application(spec):
-    """The registered application module of `spec`."""
+    """The registered `Application` of `spec`."""
     return registry.get(spec.application)
 
 
 def build_data(spec, data_dir=None, paths: RunPaths | None = None):
-    """Ingest: the application's `build_data`, keeping its vocabulary in the run directory."""
-    app = application(spec)
-    kwargs = {}
-    if paths is not None and _accepts(app.build_data, "vocabulary_path"):
+    """Ingest: the application's `build_data`, keeping fitted state in the run directory."""
+    run_dir = None
+    if paths is not None:
         paths.root.mkdir(parents=True, exist_ok=True)
-        kwargs["vocabulary_path"] = paths.vocabulary
-    return app.build_data(spec, data_dir, **kwargs)
-
-
-def _accepts(fn, name: str) -> bool:
-    import inspect
-    return name in inspect.signature(fn).parameters
-
-
-def app_callbacks(spec, data) -> list[keras.callbacks.Callback]:
-    app = application(spec)
-    return list(app.callbacks(spec, data)) if hasattr(app, "callbacks") else []
-
-
-def _steps(value: int):
-    return value or None
+        run_dir = paths.root
+    return application(spec).build_data(spec, data_dir, run_dir)
 
 
 def tensorboard_callbacks(log_dir) -> list[keras.callbacks.Callback]:
-    """A TensorBoard callback, or none (with a note) when tensorboard is not installed."""
-    try:
-        import tensorboard  # noqa: F401
-    except ImportError:
-        print("note: tensorboard is not installed; no TensorBoard logs (pip install tensorboard)")
-        return []
-    # Batch-level loss every 100 steps as well: an epoch's running mean can hide a
-    # collapse late in the epoch; the batch curve shows when it happened.
+    """A TensorBoard callback writing epoch and batch-level logs to `log_dir`."""
     return [keras.callbacks.TensorBoard(str(log_dir), write_graph=False, profile_batch=0,
                                         update_freq=TENSORBOARD_BATCH_INTERVAL)]
-
-
-TENSORBOARD_BATCH_INTERVAL = 100
 
 
 def train(spec, data, paths: RunPaths, epochs: int | None = None, verbose: int | str = "auto",
@@ -123,12 +72,12 @@ def train(spec, data, paths: RunPaths, epochs: int | None = None, verbose: int |
                 shutil.rmtree(stale)
             elif stale.exists():
                 stale.unlink()
-    model = app.build_model(spec, data)
+    model = app.make_model(spec, data)
     base_lr = float(keras.ops.convert_to_numpy(model.optimizer.learning_rate))
     spent = 0.0 if fresh else sum(read_history(paths.history).get("epoch_seconds", []))
     paths.checkpoints.mkdir(parents=True, exist_ok=True)
     callbacks = [
-        *app_callbacks(spec, data),
+        *app.callbacks(spec, data),
         *schedule_callbacks(spec.training, base_lr, spent_seconds=spent),
         LearningRateLogger(),
         EpochTimer(),
@@ -140,8 +89,8 @@ def train(spec, data, paths: RunPaths, epochs: int | None = None, verbose: int |
         *extra_callbacks,
     ]
     model.fit(data.train, validation_data=data.validation, epochs=epochs,
-              steps_per_epoch=_steps(spec.training.steps_per_epoch),
-              validation_steps=_steps(spec.training.validation_steps),
+              steps_per_epoch=spec.training.steps_per_epoch or None,
+              validation_steps=spec.training.validation_steps or None,
               callbacks=callbacks, verbose=verbose)
     model.save_weights(str(paths.weights))
     history = read_history(paths.history)
@@ -149,11 +98,18 @@ def train(spec, data, paths: RunPaths, epochs: int | None = None, verbose: int |
     return model, history
 
 
+def search(spec, data, paths: RunPaths, verbose: int | str = "auto") -> dict:
+    """The keras-tuner search of `spec` (`seqkeras.pipeline.tuning.tune`), with the
+    application's callbacks in every trial; returns the best values."""
+    app = application(spec)
+    keras.utils.set_random_seed(spec.training.seed)
+    return tuning.tune(app, spec, data, paths, callbacks=app.callbacks(spec, data), verbose=verbose)
+
+
 def load_trained(spec, data, paths: RunPaths) -> keras.Model:
     """Rebuild the spec's model and load ``final.weights.h5`` (or the last epoch checkpoint)."""
-    app = application(spec)
     spec = apply_best_hyperparameters(spec, paths)
-    model = app.build_model(spec, data)
+    model = application(spec).make_model(spec, data)
     weights = paths.weights
     if not weights.is_file():
         checkpoints = sorted(paths.checkpoints.glob("epoch_*.weights.h5"))
@@ -174,7 +130,8 @@ def apply_best_hyperparameters(spec, paths: RunPaths):
 
 
 def evaluate(spec, model, data) -> dict[str, float]:
-    return application(spec).evaluate(model, spec, data)
+    """The application's validation metrics of `model`."""
+    return application(spec).evaluate(spec, model, data)
 
 
 def version_argument(spec):
@@ -187,8 +144,10 @@ def version_argument(spec):
     return "auto"
 
 
-def export(spec, model, data, output: str | pathlib.Path = "saved_models") -> pathlib.Path | None:
-    return application(spec).export(model, spec, data, output)
+def export(spec, model, data, output: str | pathlib.Path = "saved_models") -> pathlib.Path:
+    """Write ``<output>/<model name>/<version>/`` from the application's `Exporter`."""
+    exporter = application(spec).exporter(spec, model, data)
+    return exporter.export(output, spec.model_name, version=version_argument(spec))
 
 
 def run(spec, data_dir=None, output: str | pathlib.Path = "saved_models", work_dir: str | pathlib.Path = "runs",
@@ -205,21 +164,19 @@ def run(spec, data_dir=None, output: str | pathlib.Path = "saved_models", work_d
         epochs: override ``training.epochs``.
         export_model: export at the end (default: ``spec.export.enabled``).
     """
-    from seqkeras.pipeline import tuning
-
     app = application(spec)
     paths = RunPaths.for_spec(spec, work_dir)
     report: dict[str, Any] = {"spec": to_dict(spec), "source": spec.source}
     start = time.perf_counter()
     data = build_data(spec, data_dir, paths)
     report["ingest_seconds"] = round(time.perf_counter() - start, 2)
-    report["data"] = {k: v for k, v in data.info.items() if isinstance(v, (int, float, str))}
+    report["data"] = data.summary()
     tune = spec.tuning.enabled if tune is None else tune
     if tune:
         t0 = time.perf_counter()
-        best = tuning.tune(spec, data, paths, verbose=verbose)
+        best = search(spec, data, paths, verbose=verbose)
         report["tuning"] = {"best_hyperparameters": best, "seconds": round(time.perf_counter() - t0, 2)}
-    spec = apply_best_hyperparameters(spec, paths) if tune else spec
+        spec = apply_best_hyperparameters(spec, paths)
     t0 = time.perf_counter()
     model, history = train(spec, data, paths, epochs=epochs, verbose=verbose)
     report["train_seconds"] = round(time.perf_counter() - t0, 2)
@@ -228,19 +185,11 @@ def run(spec, data_dir=None, output: str | pathlib.Path = "saved_models", work_d
     report["validation"] = evaluate(spec, model, data)
     report["evaluate_seconds"] = round(time.perf_counter() - t0, 2)
     report["learning_curve"] = str(paths.learning_curve)
-    export_model = spec.export.enabled if export_model is None else export_model
-    if export_model:
+    if spec.export.enabled if export_model is None else export_model:
         t0 = time.perf_counter()
-        try:
-            path = export(spec, model, data, output)
-            report["export"] = str(path) if path else None
-        except NotImplementedError as error:
-            report["export"] = None
-            report["export_skipped"] = str(error)
-            print(f"export skipped: {error}")
+        report["export"] = str(export(spec, model, data, output))
         report["export_seconds"] = round(time.perf_counter() - t0, 2)
-    if hasattr(app, "after_run"):
-        app.after_run(model, spec, data, report)
+    app.after_run(spec, model, data, report)
     report["total_seconds"] = round(time.perf_counter() - start, 2)
     paths.report.write_text(json.dumps(report, indent=2, default=str))
     return report

@@ -2,13 +2,20 @@
 
 Every application's spec is a dataclass deriving from `PipelineSpec`; its sections
 are dataclasses too, with their defaults written where they are declared. `load_spec`
-reads a TOML file (stdlib `tomllib`), finds the application named by its
-``application`` key in `seqkeras.pipeline.registry`, and converts the tables into that
-application's `Spec`, checking every value's type. A key the dataclass does not
+(in `seqkeras.pipeline.registry`) reads a TOML file (stdlib `tomllib`), finds the
+application named by its ``application`` key, and converts the tables into that
+application's spec class with `parse_spec`, checking every value's type. A key the dataclass does not
 declare raises `SpecError` naming the key (with its dotted path) and the file.
 
 Shared sections (`TrainingSpec`, `TuningSpec`, `ExportSpec`) live here once; an
-application adds its own ``data`` and ``model`` sections.
+application adds its own ``data`` and ``model`` sections. Every shared key is applied by
+the shared runner for every application; a spec class lists the shared keys its
+application cannot honour in ``unsupported_keys``, and a spec that sets one of them to
+anything but its default is rejected at load time (key and file named).
+
+Value checks beyond types use the `PipelineSpec` helpers (`check_choices`,
+`check_at_least`, `check_fraction`, `check_cells`), so every application words its errors
+the same way.
 
 Example:
     >>> spec = load_spec("pipelines/shakespeare_char_lm.toml")     # doctest: +SKIP
@@ -25,7 +32,7 @@ import pathlib
 import tomllib
 import types
 import typing
-from typing import Any
+from typing import Any, ClassVar
 
 
 class SpecError(ValueError):
@@ -39,6 +46,10 @@ class SpecError(ValueError):
         self.key = key
         where = self.source or "<spec>"
         super().__init__(f"{where}: {f'[{key}] ' if key else ''}{message}")
+
+
+# ``model.jit_compile`` as spec text → the recurrent layers' ``jit_compile`` argument.
+JIT_COMPILE = {"auto": "auto", "true": True, "false": False}
 
 
 # ---------------------------------------------------------------- shared sections
@@ -122,15 +133,21 @@ class ExportSpec:
     model_name: str = ""               # saved_models/<model_name>/<version>/; "" = spec name
     version_policy: str = "next"       # "next" (highest + 1) | "fixed" | "timestamp"
     version: int = 1                   # for "fixed"
+    max_tokens: int = 0                # longest request the export reads (tokens); 0 = the application's default
 
 
 @dataclasses.dataclass
 class PipelineSpec:
     """Base of every application spec: the keys all pipelines share.
 
-    Subclasses add ``data`` and ``model`` sections (dataclasses) and may change the
-    default of any section by redeclaring the field.
+    Subclasses add ``data`` and ``model`` sections (dataclasses), may change the
+    default of any section by redeclaring the field, extend `validate` with the check
+    helpers below, and list in ``unsupported_keys`` the shared keys (dotted) that their
+    application cannot honour.
     """
+
+    # Shared dotted keys this application ignores; setting one is a load-time error.
+    unsupported_keys: ClassVar[tuple[str, ...]] = ()
 
     application: str = ""
     name: str = ""
@@ -141,33 +158,67 @@ class PipelineSpec:
     # Where the spec came from (set by the loader, not a TOML key).
     source: str = dataclasses.field(default="", metadata={"internal": True})
 
+    # -- check helpers: each raises `SpecError` naming the dotted key and the file -------
     def check_choices(self, checks) -> None:
-        """Raise `SpecError` for the first ``(dotted key, value, allowed values)`` whose value
-        is not allowed."""
+        """Each ``(dotted key, value, allowed values)``: the value must be allowed."""
         for key, value, choices in checks:
             _choice(self, key, value, choices)
+
+    def check_at_least(self, minimum, *keys: str) -> None:
+        """Each dotted key's value must be ≥ `minimum`."""
+        for key in keys:
+            value = get_key(self, key)
+            if value < minimum:
+                raise SpecError(self.source, key, f"must be ≥ {minimum}, received {value}")
+
+    def check_fraction(self, *keys: str, closed: bool = False) -> None:
+        """Each dotted key's value must be in [0, 1) (a dropout rate), or [0, 1] if `closed`."""
+        for key in keys:
+            value = get_key(self, key)
+            if not (0.0 <= value <= 1.0 if closed else 0.0 <= value < 1.0):
+                raise SpecError(self.source, key, f"must be in [0, 1{']' if closed else ')'}, received {value}")
+
+    def check_cells(self, *keys: str) -> None:
+        """Each dotted key names a cell: ``"lstm"``, ``"gru"``, ... or ``"lstm:<variant>"``."""
+        for key in keys:
+            _check_cell(self, key, get_key(self, key))
 
     def validate(self) -> None:
         """Check values beyond their types; raise `SpecError`. Subclasses extend."""
         t = self.training
-        _choice(self, "training.optimizer", t.optimizer, ("sgd", "adam", "adamw", "rmsprop"))
-        _choice(self, "training.precision", t.precision, ("float32", "mixed_bfloat16"))
-        _choice(self, "training.schedule.kind", t.schedule.kind, ("constant", "zaremba", "plateau", "cosine"))
-        _choice(self, "tuning.tuner", self.tuning.tuner, ("random", "hyperband", "bayesian"))
-        _choice(self, "tuning.direction", self.tuning.direction, ("min", "max"))
-        _choice(self, "export.version_policy", self.export.version_policy, ("next", "fixed", "timestamp"))
-        for key in ("training.epochs", "training.batch_size", "tuning.max_trials", "tuning.epochs"):
-            if get_key(self, key) < 1:
-                raise SpecError(self.source, key, f"must be ≥ 1, received {get_key(self, key)}")
+        self.check_choices([
+            ("training.optimizer", t.optimizer, ("sgd", "adam", "adamw", "rmsprop")),
+            ("training.precision", t.precision, ("float32", "mixed_bfloat16")),
+            ("training.schedule.kind", t.schedule.kind, ("constant", "zaremba", "plateau", "cosine")),
+            ("tuning.tuner", self.tuning.tuner, ("random", "hyperband", "bayesian")),
+            ("tuning.direction", self.tuning.direction, ("min", "max")),
+            ("export.version_policy", self.export.version_policy, ("next", "fixed", "timestamp")),
+        ])
+        self.check_at_least(1, "training.epochs", "training.batch_size", "tuning.max_trials", "tuning.epochs")
+        self.check_at_least(0, "export.max_tokens", "training.clip_norm", "training.max_minutes")
         if t.learning_rate <= 0:
             raise SpecError(self.source, "training.learning_rate", f"must be > 0, received {t.learning_rate}")
+        self._check_supported()
         for key in self.tuning.space:
             try:
                 get_key(self, key)
             except KeyError:
                 raise SpecError(self.source, f"tuning.space.{key}",
                                 "names no key of this spec (use dotted keys such as 'model.units')") from None
+            if key in self.unsupported_keys:
+                raise SpecError(self.source, f"tuning.space.{key}", f"{self._unsupported_message()}")
             _check_range(self, key, self.tuning.space[key])
+
+    def _check_supported(self) -> None:
+        defaults = type(self)()
+        for key in self.unsupported_keys:
+            if get_key(self, key) != get_key(defaults, key):
+                raise SpecError(self.source, key, f"is set to {get_key(self, key)!r}, but "
+                                f"{self._unsupported_message()}")
+
+    def _unsupported_message(self) -> str:
+        return (f"the {self.application!r} application does not use this key "
+                f"(it ignores: {', '.join(self.unsupported_keys)}); remove it")
 
     @property
     def model_name(self) -> str:
@@ -177,6 +228,19 @@ class PipelineSpec:
 def _choice(spec, key, value, choices):
     if value not in choices:
         raise SpecError(spec.source, key, f"must be one of {list(choices)}, received {value!r}")
+
+
+def _check_cell(spec, key, name):
+    from seqkeras.cells import CELLS, LSTM_VARIANTS
+
+    cell, _, variant = name.partition(":")
+    if cell.startswith("lstm-"):
+        raise SpecError(spec.source, key, f"write LSTM variants as 'lstm:<variant>', received {name!r} "
+                        f"(did you mean {name.replace('-', ':', 1)!r}?)")
+    _choice(spec, key, cell, tuple(CELLS))
+    if variant and (cell != "lstm" or variant not in LSTM_VARIANTS):
+        raise SpecError(spec.source, key, f"only the LSTM has variants, one of "
+                        f"{['lstm:' + v for v in LSTM_VARIANTS]}, received {name!r}")
 
 
 def _check_range(spec, key, value):
@@ -331,31 +395,4 @@ def parse_spec(cls, data: dict, source: str | os.PathLike | None = None):
     if not spec.name:
         spec.name = pathlib.Path(spec.source).stem if spec.source else spec.application
     spec.validate()
-    return spec
-
-
-def load_spec(path: str | os.PathLike, overrides: dict[str, Any] | None = None):
-    """Read a pipeline TOML file into its application's typed `Spec`.
-
-    Args:
-        path: the ``.toml`` file; its ``application`` key picks the application.
-        overrides: dotted keys to replace after loading (command-line flags).
-
-    Raises:
-        SpecError: unreadable file, unknown application, unknown key, wrong type.
-    """
-    from seqkeras.pipeline import registry
-
-    data = read_toml(path)
-    name = data.get("application")
-    if not isinstance(name, str):
-        raise SpecError(path, "application", f"missing: name the application, one of {registry.names()}")
-    try:
-        app = registry.get(name)
-    except KeyError:
-        raise SpecError(path, "application", f"unknown application {name!r}, known: {registry.names()}") from None
-    spec = parse_spec(app.Spec, data, path)
-    if overrides:
-        spec = with_overrides(spec, overrides)
-        spec.validate()
     return spec

@@ -2,9 +2,9 @@
 
 The search space is written in the spec (``[tuning.space]``) as dotted spec keys →
 ranges (see `seqkeras.pipeline.spec.TuningSpec`). `SpecHyperModel.build(hp)` copies the
-spec with the trial's values and calls the application's `build_model`, so every
-application gets tuning for free; an application may subclass it (e.g. to tune keys
-that need special handling).
+spec with the trial's values and calls the application's `make_model`, so every
+application gets tuning for free; an application may return its own HyperModel from
+`Application.hypermodel`.
 
 The tuner directory is ``<run>/tuner/`` with ``overwrite=False``: a search started
 again resumes (finished trials are kept, the interrupted one is rerun).
@@ -16,7 +16,6 @@ import json
 import math
 import time
 
-import keras
 import keras_tuner
 
 from seqkeras.pipeline.spec import get_key, with_overrides
@@ -26,7 +25,7 @@ class SpecHyperModel(keras_tuner.HyperModel):
     """A keras-tuner HyperModel whose hyperparameters are dotted keys of a spec.
 
     Args:
-        application: the application module (its `build_model` is called).
+        application: the `Application` (its `make_model` builds each trial's model).
         spec: the base spec; ``spec.tuning.space`` is the search space.
         data: the `Data` the models are trained on (fixed across trials: do not
             tune keys that change the data, such as the batch size).
@@ -55,8 +54,7 @@ class SpecHyperModel(keras_tuner.HyperModel):
         return values
 
     def build(self, hp):
-        spec = with_overrides(self.spec, self.values(hp))
-        return self.application.build_model(spec, self.data)
+        return self.application.make_model(with_overrides(self.spec, self.values(hp)), self.data)
 
 
 def make_tuner(spec, hypermodel, directory, project_name: str = "search"):
@@ -69,29 +67,28 @@ def make_tuner(spec, hypermodel, directory, project_name: str = "search"):
         return keras_tuner.RandomSearch(hypermodel, max_trials=t.max_trials, **common)
     if t.tuner == "bayesian":
         return keras_tuner.BayesianOptimization(hypermodel, max_trials=t.max_trials, **common)
-    if t.tuner == "hyperband":
-        return keras_tuner.Hyperband(hypermodel, max_epochs=t.epochs, factor=t.hyperband_factor, **common)
-    raise ValueError(f"unknown tuner {t.tuner!r}")
+    return keras_tuner.Hyperband(hypermodel, max_epochs=t.epochs, factor=t.hyperband_factor, **common)
 
 
-def tune(spec, data, paths, verbose="auto") -> dict:
+def tune(application, spec, data, paths, callbacks=(), verbose="auto") -> dict:
     """Search, write the summary (markdown table + PNG) and the best values; return them.
+
+    Args:
+        application: the spec's `Application` (its `hypermodel`).
+        spec, data: the pipeline spec and its `Data`.
+        paths: the run's `RunPaths` (tuner project, summary, best values).
+        callbacks: callbacks for every trial (the runner's shared ones).
 
     The best trial's values are saved to ``best_hyperparameters.json``; `train`,
     `evaluate` and `export` then use the spec with them applied.
     """
-    from seqkeras.pipeline import runner
-
-    app = runner.application(spec)
-    hypermodel_cls = getattr(app, "HyperModel", SpecHyperModel)
-    hypermodel = hypermodel_cls(app, spec, data)
-    tuner = make_tuner(spec, hypermodel, paths.tuner)
+    tuner = make_tuner(spec, application.hypermodel(spec, data), paths.tuner)
     t = spec.tuning
     fit_kwargs = dict(
         x=data.train, validation_data=data.validation, epochs=t.epochs,
         steps_per_epoch=(t.steps_per_epoch or spec.training.steps_per_epoch or None),
         validation_steps=(t.validation_steps or spec.training.validation_steps or None),
-        callbacks=runner.app_callbacks(spec, data), verbose=verbose)
+        callbacks=list(callbacks), verbose=verbose)
     if t.max_minutes > 0 and t.tuner != "hyperband":
         # Grow the trial budget one at a time until the time budget is spent.
         deadline = time.monotonic() + 60 * t.max_minutes
@@ -108,6 +105,7 @@ def tune(spec, data, paths, verbose="auto") -> dict:
     best = tuner.get_best_hyperparameters(1)
     space = spec.tuning.space
     values = {k: spec_value(space[k], v) for k, v in best[0].values.items() if k in space} if best else {}
+    paths.root.mkdir(parents=True, exist_ok=True)
     paths.best_hyperparameters.write_text(json.dumps(values, indent=2))
     write_summary(tuner, spec, paths)
     return values
@@ -150,7 +148,7 @@ def write_summary(tuner, spec, paths):
         cells = [(f"{row[k]:.4g}" if isinstance(row[k], float) else str(row[k])) for k in keys]
         lines.append("| " + " | ".join(cells) + " |")
     text = "\n".join(lines) + "\n"
-    (paths.root / "tuning_summary.md").write_text(text)
+    paths.tuning_summary.write_text(text)
     print(text)
     scored = [r for r in rows if r["score"] is not None]
     if scored:
@@ -166,7 +164,7 @@ def write_summary(tuner, spec, paths):
         ax.set_xlabel(spec.tuning.objective)
         ax.set_title(f"{spec.name}: trials (best first)")
         fig.tight_layout()
-        fig.savefig(paths.root / "tuning_trials.png", dpi=100)
+        fig.savefig(paths.tuning_plot, dpi=100)
         plt.close(fig)
     return rows
 

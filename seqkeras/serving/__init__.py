@@ -1,5 +1,7 @@
 """Shared export machinery for every application (SPEC §6).
 
+* `Exporter`: the base of every application's serving module; ``export`` writes,
+  reloads, checks the signatures and replays the warm-up requests before publishing.
 * `write_versioned`: atomic ``saved_models/<model_name>/<version>/`` export with the
   "auto" version policy and TF Serving warmup requests.
 * `WarmupRequest`, `write_warmup_requests`, `read_warmup_requests`: the
@@ -8,6 +10,7 @@
 * `saved_model_cli_show`: the text of ``saved_model_cli show --all``.
 """
 
+from seqkeras.serving.exporter import Exporter, frequent_words, validate_export
 from seqkeras.serving.inspect import saved_model_cli_show
 from seqkeras.serving.versioning import (clean_stale_temporaries, list_versions, next_version,
                                          write_versioned)

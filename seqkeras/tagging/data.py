@@ -9,24 +9,54 @@ word, character and tag vocabularies are counted over the training split with
 sentences are cached in memory by the first pass) as ``({"tokens": int64[B, T], "chars":
 int64[B, T, C]}, tags int32[B, T])``.
 
-Files of a run (next to the runner's ``vocabulary.txt``): ``vocabulary.txt`` (words),
-``characters.txt``, ``tags.txt`` — loaded instead of rebuilt when present, so that
-evaluation and export use the training run's ids.
+Files of a run (in the run directory): ``vocabulary.txt`` (words), ``characters.txt``,
+``tags.txt`` — loaded instead of rebuilt when present, so that evaluation and export
+use the training run's ids.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import itertools
 import os
 import pathlib
+import re
 
 import tensorflow as tf
 
 from seqkeras.data import DataError, Vocabulary, conll_sentences, resolve_path, tagging_batches
 from seqkeras.data.builders.tagging import word_characters
+from seqkeras.data.sources import CONLL_FORMATS
+from seqkeras.data.validation import iter_lines
 from seqkeras.pipeline.data import Data
-from seqkeras.tagging.schemes import convert_tensor
+from seqkeras.tagging.schemes import convert_tensor, split_tag
 
 SHUFFLE_BUFFER = 100_000  # sentences
+
+
+@dataclasses.dataclass(kw_only=True)
+class TaggingData(Data):
+    """The tagging batches and the vocabularies the model, evaluation and export share.
+
+    Attributes:
+        train, validation: batches ``({"tokens": int64[B, T], "chars": int64[B, T, C]},
+            tags int32[B, T])``.
+        words: the word `Vocabulary` (0 = pad, 1 = unk); chars: the character one.
+        tags: tag strings in class-index order (``O`` first when present).
+        vocabulary_size, char_vocabulary_size, num_tags: their sizes.
+        train_sentences, validation_sentences, train_tokens, validation_tokens: counts.
+    """
+
+    words: Vocabulary
+    chars: Vocabulary
+    tags: list[str]
+    vocabulary_size: int
+    char_vocabulary_size: int
+    num_tags: int
+    train_sentences: int
+    validation_sentences: int
+    train_tokens: int
+    validation_tokens: int
 
 
 def read_sentences(path: str | os.PathLike, format: str, token_column: int = -1, tag_column: int = -1,
@@ -73,19 +103,18 @@ def _load_list(path: pathlib.Path) -> list[str]:
     return items
 
 
-def build_data(spec, data_dir=None, vocabulary_path: str | os.PathLike | None = None) -> Data:
+def build_data(spec, data_dir: str | os.PathLike | None = None,
+               run_dir: str | os.PathLike | None = None) -> TaggingData:
     """Read, convert, count, batch.
 
     Args:
         spec: a `seqkeras.tagging.Spec`.
         data_dir: the data directory; None = `resolve_data_dir()`.
-        vocabulary_path: the word vocabulary file of the run (``characters.txt`` and
-            ``tags.txt`` sit beside it); loaded when present, written otherwise.
+        run_dir: the run directory holding ``vocabulary.txt``, ``characters.txt`` and
+            ``tags.txt``; loaded when present, written otherwise; None = not persisted.
 
     Returns:
-        `Data` with ``train`` / ``validation`` batches, ``tokenizer`` = the word
-        `Vocabulary`, and ``info``: ``tags`` (list), ``char_vocabulary``,
-        ``vocabulary_size``, ``num_tags``, sentence and token counts.
+        `TaggingData` with the batches, vocabularies, tag list and counts.
     """
     d, t = spec.data, spec.training
     train_path = resolve_path(d.train, data_dir)
@@ -106,10 +135,10 @@ def build_data(spec, data_dir=None, vocabulary_path: str | os.PathLike | None = 
         validation_sentences, validation_tokens = count_sentences(validation)
         train_sentences, train_tokens = keep, train_tokens - validation_tokens
 
-    folder = pathlib.Path(vocabulary_path).parent if vocabulary_path is not None else None
+    folder = pathlib.Path(run_dir) if run_dir is not None else None
     data_tags = tag_inventory(train, validation)
-    if vocabulary_path is not None and pathlib.Path(vocabulary_path).is_file():
-        words = Vocabulary.load(vocabulary_path)
+    if folder is not None and (folder / "vocabulary.txt").is_file():
+        words = Vocabulary.load(folder / "vocabulary.txt")
         chars = Vocabulary.load(folder / "characters.txt")
         tags = _load_list(folder / "tags.txt")
         unknown = set(data_tags) - set(tags)
@@ -124,7 +153,7 @@ def build_data(spec, data_dir=None, vocabulary_path: str | os.PathLike | None = 
         tags = data_tags
         if folder is not None:
             folder.mkdir(parents=True, exist_ok=True)
-            words.save(vocabulary_path)
+            words.save(folder / "vocabulary.txt")
             chars.save(folder / "characters.txt")
             _save_list(tags, folder / "tags.txt")
 
@@ -139,9 +168,76 @@ def build_data(spec, data_dir=None, vocabulary_path: str | os.PathLike | None = 
     train_batches = batches(train, train_sentences, shuffle=True)
     if t.steps_per_epoch:
         train_batches = train_batches.repeat()
-    return Data(train=train_batches, validation=batches(validation, validation_sentences, shuffle=False),
-                tokenizer=words,
-                info={"tags": tags, "num_tags": len(tags), "char_vocabulary": chars,
-                      "vocabulary_size": len(words), "char_vocabulary_size": len(chars),
-                      "train_sentences": train_sentences, "validation_sentences": validation_sentences,
-                      "train_tokens": train_tokens, "validation_tokens": validation_tokens})
+    return TaggingData(train=train_batches, validation=batches(validation, validation_sentences, shuffle=False),
+                       words=words, chars=chars, tags=tags, vocabulary_size=len(words),
+                       char_vocabulary_size=len(chars), num_tags=len(tags), train_sentences=train_sentences,
+                       validation_sentences=validation_sentences, train_tokens=train_tokens,
+                       validation_tokens=validation_tokens)
+
+
+SNIFF_LINES = 5_000
+_LANGUAGE_TOKEN = re.compile(r"[a-z]{2,3}:\S")
+
+
+def detect_format(path: str | pathlib.Path, lines: int = SNIFF_LINES) -> dict[str, str]:
+    """The column format and tag scheme of a tagging file, read from its first lines.
+
+    Formats: ``.conllu`` or 10 tab-separated columns → ``"conllu"``; 4 space-separated
+    columns (``-DOCSTART-`` lines allowed) → ``"conll2003"``; ``lang:TOKEN<TAB>TAG`` →
+    ``"wikiann"``. Tags without B-/I-/E-/S- prefixes → ``tag_format = tag_scheme =
+    "none"``; otherwise the file's scheme (E-/S- → ``"bioes"``; a B- tag after ``O`` or
+    at a sentence start → ``"iob2"``; else ``"iob1"``) and ``tag_scheme = "bioes"``.
+
+    Args:
+        path: the file (``.gz`` is read compressed).
+        lines: how many lines to read.
+
+    Returns:
+        ``{"format", "tag_format", "tag_scheme"}``.
+
+    Raises:
+        ValueError: the lines fit none of the formats (the first token line is quoted).
+    """
+    path = pathlib.Path(path)
+    rows = [text for _, text in itertools.islice(iter_lines(path), lines)]
+    content = [text for text in rows if text.strip() and not text.startswith(("#", "-DOCSTART-"))]
+    if not content:
+        raise ValueError(f"{path}: no token lines in its first {lines} lines")
+    conllu = path.name.endswith((".conllu", ".conllu.gz")) or all(len(t.split("\t")) == 10 for t in content)
+    if conllu:
+        format = "conllu"
+    elif all(len(t.split(" ")) == 4 for t in content):
+        format = "conll2003"
+    elif all(len(t.split("\t")) == 2 and _LANGUAGE_TOKEN.match(t) for t in content):
+        format = "wikiann"
+    else:
+        raise ValueError(
+            f"{path}: not a tagging file seqkeras reads: expected CoNLL-U (10 tab-separated columns), "
+            f"CoNLL-2003 (TOKEN POS CHUNK NER, space-separated) or WikiANN (lang:TOKEN<TAB>TAG) lines, "
+            f"found {content[0][:80]!r}")
+    delimiter, _, column, _ = CONLL_FORMATS[format]
+    # Tag sequences of the sentences read (blank lines separate them; "" marks a start).
+    tags = [""]
+    for text in rows:
+        if text.startswith(("#", "-DOCSTART-")) or (format == "conllu" and re.match(r"\d+[-.]", text)):
+            continue
+        fields = text.split(delimiter)
+        if not text.strip():
+            tags.append("")
+        elif len(fields) > column:
+            tags.append(fields[column])
+    return {"format": format, **_tag_scheme(tags)}
+
+
+def _tag_scheme(tags: list[str]) -> dict[str, str]:
+    """``{"tag_format", "tag_scheme"}`` of a tag column ("" between sentences)."""
+    prefixes = {split_tag(tag)[0] for tag in tags if split_tag(tag)[1]}
+    if not prefixes:
+        return {"tag_format": "none", "tag_scheme": "none"}
+    if prefixes & {"E", "S"}:
+        file_scheme = "bioes"
+    else:
+        # IOB1 writes B- only after a chunk of the same type, IOB2 at every chunk's start.
+        after_outside = any(split_tag(tag)[0] == "B" and previous in ("", "O") for previous, tag in zip(tags, tags[1:]))
+        file_scheme = "iob2" if after_outside else "iob1"
+    return {"tag_format": file_scheme, "tag_scheme": "bioes"}

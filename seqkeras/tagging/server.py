@@ -1,9 +1,10 @@
 """Export a tagger as a TF Serving SavedModel: tokenization, lookups and decoding in the graph.
 
-`export_tagger(model, words, chars, tags, "saved_models", "conll2003_ner")` writes
-``saved_models/conll2003_ner/<version>/`` atomically (`seqkeras.serving.write_versioned`,
-with warm-up requests, loaded and run before the version appears). The SavedModel
-needs no seqkeras code: ``tf.saved_model.load`` works where ``import seqkeras`` fails.
+`TaggerServer(tagger, words, chars, tags).export("saved_models", "conll2003_ner")` writes
+``saved_models/conll2003_ner/<version>/`` atomically (`seqkeras.serving.Exporter`:
+warm-up requests written, the SavedModel reloaded and run before the version
+appears). The SavedModel needs no seqkeras code: ``tf.saved_model.load`` works where
+``import seqkeras`` fails.
 
 Signatures:
 
@@ -20,7 +21,7 @@ Defined results (SPEC §7):
 
 * an empty (or all-whitespace) sentence gives length 0 and no tokens/tags; a batch
   of only empty sentences gives T = 0; an empty batch gives B = 0;
-* a sentence longer than `max_tokens` is cut to its first `max_tokens` tokens
+* a sentence longer than `max_tokens` (default 512) is cut to its first `max_tokens` tokens
   (``length`` = `max_tokens`; `tag_tokens` returns "" for the positions beyond);
 * words are cut to `max_word_length` characters for the character features (as in
   training); invalid UTF-8 is replaced with U+FFFD before anything else;
@@ -32,24 +33,23 @@ for NER, the corpus labels for POS).
 
 from __future__ import annotations
 
-import os
-
 import numpy as np
 import tensorflow as tf
 
-from seqkeras import serving
 from seqkeras.data.builders.tagging import word_characters
+from seqkeras.serving import Exporter, WarmupRequest, frequent_words
 
 SERVING_SIGNATURE = "serving_default"
 TAG_TOKENS_SIGNATURE = "tag_tokens"
+DEFAULT_MAX_TOKENS = 512  # what `export.max_tokens = 0` means
 
 
 def _table(keys, values, default):
     return tf.lookup.StaticHashTable(tf.lookup.KeyValueTensorInitializer(keys, values), default)
 
 
-class TaggerServer(tf.Module):
-    """The serving module of a tagger.
+class TaggerServer(Exporter):
+    """The serving module of a tagger (`export` writes it for TF Serving).
 
     Args:
         tagger: decoding `keras.Model` ``{"tokens": int64[B, T], "chars":
@@ -61,13 +61,15 @@ class TaggerServer(tf.Module):
         max_word_length: characters per word for the character features.
     """
 
-    def __init__(self, tagger, words, chars, tags, lowercase=False, max_tokens=512, max_word_length=30,
-                 name="tagger_server"):
+    def __init__(self, tagger, words, chars, tags, lowercase=False, max_tokens=DEFAULT_MAX_TOKENS,
+                 max_word_length=30, name="tagger_server"):
         super().__init__(name=name)
         for argument, value in (("max_tokens", max_tokens), ("max_word_length", max_word_length)):
             if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
                 raise ValueError(f"Argument `{argument}` must be a positive integer, received {argument}={value!r}")
         self.tagger = tagger
+        self.tag_set = frozenset(tags)
+        self.warmup_word = frequent_words(words)[0]
         self.lowercase = bool(lowercase)
         self.max_tokens = int(max_tokens)
         self.max_word_length = int(max_word_length)
@@ -116,21 +118,22 @@ class TaggerServer(tf.Module):
         return {SERVING_SIGNATURE: self.serve.get_concrete_function(),
                 TAG_TOKENS_SIGNATURE: self.tag_tokens.get_concrete_function()}
 
-    def warmup_requests(self, word="the"):
-        return [serving.WarmupRequest(SERVING_SIGNATURE, {"text": [f"{word} {word}", ""]}),
-                serving.WarmupRequest(TAG_TOKENS_SIGNATURE, {"tokens": [[word, word], [word, ""]]})]
+    def warmup_requests(self):
+        word = self.warmup_word
+        return [WarmupRequest(SERVING_SIGNATURE, {"text": [f"{word} {word}", ""]}),
+                WarmupRequest(TAG_TOKENS_SIGNATURE, {"tokens": [[word, word], [word, ""]]})]
 
-
-def _validate_export(directory, requests):
-    loaded = tf.saved_model.load(directory)
-    missing = {SERVING_SIGNATURE, TAG_TOKENS_SIGNATURE} - set(loaded.signatures)
-    if missing:
-        raise RuntimeError(f"exported SavedModel lacks signatures {sorted(missing)}")
-    serving.run_warmup_requests(loaded, requests)
+    def check_outputs(self, outputs):
+        served = outputs[SERVING_SIGNATURE]
+        tags = [t.decode("utf-8") for t in np.asarray(served["tags"])[0]]
+        if list(served["length"]) != [2, 0] or not set(tags) <= self.tag_set:
+            raise RuntimeError(f"the exported tagger answered the warm-up sentence with length "
+                               f"{list(served['length'])} and tags {tags}")
 
 
 def export_tagger(tagger, words, chars, tags, export_dir_base="saved_models", model_name="tagger",
-                  version="auto", lowercase=False, max_tokens=512, max_word_length=30, validate=True):
+                  version="auto", lowercase=False, max_tokens=DEFAULT_MAX_TOKENS, max_word_length=30,
+                  validate=True):
     """Write the tagger as ``<export_dir_base>/<model_name>/<version>/`` for TF Serving.
 
     Args:
@@ -152,8 +155,4 @@ def export_tagger(tagger, words, chars, tags, export_dir_base="saved_models", mo
     """
     server = TaggerServer(tagger, words, chars, tags, lowercase=lowercase, max_tokens=max_tokens,
                           max_word_length=max_word_length)
-    ordinary = words.tokens[len(words.reserved):]
-    requests = server.warmup_requests(next((t for t in ordinary if t.strip()), "a"))
-    return serving.write_versioned(server, os.fspath(export_dir_base), model_name, version=version,
-                                   signatures=server.signatures(), warmup_requests=requests,
-                                   validate=(lambda d: _validate_export(d, requests)) if validate else None)
+    return server.export(export_dir_base, model_name, version=version, validate=validate)

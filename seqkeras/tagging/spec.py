@@ -21,14 +21,15 @@ Example TOML (see ``pipelines/ud_ewt_pos.toml``, ``conll2003_ner.toml``, ``wikia
 
 The metric follows from the data: token accuracy when ``tag_format = "none"``,
 entity-level span precision / recall / F1 (conlleval's definition, via seqeval)
-otherwise.
+otherwise. The shared ``export.max_tokens`` is the longest sentence the export tags
+(longer ones are cut); 0 = 512 tokens.
 """
 
 from __future__ import annotations
 
 import dataclasses
+from typing import ClassVar
 
-from seqkeras.cells import CELLS
 from seqkeras.data.sources import CONLL_FORMATS
 from seqkeras.pipeline.spec import PipelineSpec, SpecError, TrainingSpec, TuningSpec
 from seqkeras.tagging.schemes import SCHEMES
@@ -82,6 +83,8 @@ class TaggingTrainingSpec(TrainingSpec):
 
 @dataclasses.dataclass
 class TaggingTuningSpec(TuningSpec):
+    """`TuningSpec` with the tagger's objective (the validation metric) and search space."""
+
     objective: str = "val_score"       # token accuracy (POS) or span F1 (NER), see `ValidationScore`
     direction: str = "max"
     space: dict = dataclasses.field(default_factory=lambda: {
@@ -94,26 +97,16 @@ class TaggingTuningSpec(TuningSpec):
 
 
 @dataclasses.dataclass
-class TaggingExportSpec:
-    """`ExportSpec` keys plus the serving limits of the tagger."""
-
-    enabled: bool = True
-    model_name: str = ""               # saved_models/<model_name>/<version>/; "" = spec name
-    version_policy: str = "next"       # "next" | "fixed" | "timestamp"
-    version: int = 1
-    max_tokens: int = 512              # longer requests are cut to their first max_tokens tokens
-
-
-@dataclasses.dataclass
 class Spec(PipelineSpec):
     """A sequence-tagging pipeline."""
+
+    unsupported_keys: ClassVar[tuple[str, ...]] = ()   # every shared key applies (mixed_bfloat16 too)
 
     application: str = "tagging"
     data: DataSpec = dataclasses.field(default_factory=DataSpec)
     model: ModelSpec = dataclasses.field(default_factory=ModelSpec)
     training: TaggingTrainingSpec = dataclasses.field(default_factory=TaggingTrainingSpec)
     tuning: TaggingTuningSpec = dataclasses.field(default_factory=TaggingTuningSpec)
-    export: TaggingExportSpec = dataclasses.field(default_factory=TaggingExportSpec)
 
     @property
     def metric(self) -> str:
@@ -122,32 +115,23 @@ class Spec(PipelineSpec):
 
     def validate(self) -> None:
         super().validate()
-        src, d, m = self.source, self.data, self.model
-        checks = [
+        d = self.data
+        self.check_choices([
             ("data.format", d.format, tuple(CONLL_FORMATS)),
             ("data.tag_format", d.tag_format, ("none",) + SCHEMES),
             ("data.tag_scheme", d.tag_scheme, ("none", "iob2", "bioes")),
-            ("model.cell", m.cell.split(":")[0], tuple(CELLS)),
-            ("model.char_cell", m.char_cell.split(":")[0], tuple(CELLS)),
-            ("model.output", m.output, ("crf", "softmax")),
-            ("model.jit_compile", m.jit_compile, ("auto", "true", "false")),
-        ]
-        self.check_choices(checks)
+            ("model.output", self.model.output, ("crf", "softmax")),
+            ("model.jit_compile", self.model.jit_compile, ("auto", "true", "false")),
+        ])
+        self.check_cells("model.cell", "model.char_cell")
         if not d.train:
-            raise SpecError(src, "data.train", "missing: name the training file")
+            raise SpecError(self.source, "data.train", "missing: name the training file")
         if (d.tag_format == "none") != (d.tag_scheme == "none"):
-            raise SpecError(src, "data.tag_scheme", f"cannot convert tag_format {d.tag_format!r} to "
-                                                    f"tag_scheme {d.tag_scheme!r} ('none' needs 'none')")
-        for key in ("model.dropout", "model.recurrent_dropout", "model.word_dropout"):
-            value = getattr(m, key.split(".")[1])
-            if not 0.0 <= value < 1.0:
-                raise SpecError(src, key, f"must be in [0, 1), received {value}")
-        if not 0.0 <= d.validation_fraction < 1.0:
-            raise SpecError(src, "data.validation_fraction", f"must be in [0, 1), received {d.validation_fraction}")
+            raise SpecError(self.source, "data.tag_scheme", f"cannot convert tag_format {d.tag_format!r} to "
+                                                            f"tag_scheme {d.tag_scheme!r} ('none' needs 'none')")
+        self.check_fraction("model.dropout", "model.recurrent_dropout", "model.word_dropout",
+                            "data.validation_fraction")
         if not d.validation and d.validation_fraction == 0.0:
-            raise SpecError(src, "data.validation", "give a validation file or validation_fraction > 0")
-        for key in ("model.layers", "model.units", "model.embedding_dim", "model.char_embedding_dim",
-                    "model.char_units", "data.max_word_length", "data.min_count", "export.max_tokens"):
-            section, name = key.split(".")
-            if getattr(getattr(self, section), name) < 1:
-                raise SpecError(src, key, f"must be ≥ 1, received {getattr(getattr(self, section), name)}")
+            raise SpecError(self.source, "data.validation", "give a validation file or validation_fraction > 0")
+        self.check_at_least(1, "model.layers", "model.units", "model.embedding_dim", "model.char_embedding_dim",
+                            "model.char_units", "data.max_word_length", "data.min_count")

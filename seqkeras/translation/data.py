@@ -10,7 +10,7 @@ the references that sacrebleu scores against).
 
 from __future__ import annotations
 
-import os
+import dataclasses
 import pathlib
 
 import tensorflow as tf
@@ -18,8 +18,34 @@ import tensorflow as tf
 from seqkeras.data import SubwordTokenizer, Vocabulary, parallel_lines, resolve_path, seq2seq_batches
 from seqkeras.data.vocabulary import BOS, EOS, PAD, UNK
 from seqkeras.pipeline.data import Data
+from seqkeras.pipeline.spec import SpecError
 
 RESERVED = (PAD, UNK, BOS, EOS)
+VOCABULARY_FILE = "vocabulary.txt"
+
+
+@dataclasses.dataclass(kw_only=True)
+class TranslationData(Data):
+    """`Data` plus the two tokenizers and the raw validation sentences.
+
+    Attributes:
+        source_tokenizer, target_tokenizer: `SubwordTokenizer`s (the same object
+            for a shared vocabulary).
+        source_vocabulary_size, target_vocabulary_size: entries, reserved included.
+        validation_pairs: number of validation sentence pairs.
+        validation_sources, validation_references: the raw validation lines.
+        hypotheses: the last `evaluate`'s translations of the validation sources,
+            ``{"greedy": [...], "beam": [...]}`` (empty before evaluation).
+    """
+
+    source_tokenizer: SubwordTokenizer
+    target_tokenizer: SubwordTokenizer
+    source_vocabulary_size: int
+    target_vocabulary_size: int
+    validation_pairs: int
+    validation_sources: list[str]
+    validation_references: list[str]
+    hypotheses: dict[str, list[str]] = dataclasses.field(default_factory=dict)
 
 
 def _tokenizer(spec, vocabulary: Vocabulary | None = None) -> SubwordTokenizer:
@@ -57,31 +83,38 @@ def read_pairs(source_path, target_path) -> tuple[list[str], list[str]]:
     return sources, targets
 
 
-def build_data(spec, data_dir=None, vocabulary_path: str | os.PathLike | None = None) -> Data:
+def build_data(spec, data_dir=None, run_dir: pathlib.Path | None = None) -> TranslationData:
     """Read the parallel corpus, learn (or load) the subword vocabularies, batch.
 
     Args:
         spec: a `seqkeras.translation.Spec`.
         data_dir: the data directory (``--data-dir``).
-        vocabulary_path: the target vocabulary file (the source's sits beside it, see
-            `vocabulary_paths`); loaded when present so that evaluation and export
-            use the training run's ids.
+        run_dir: the run directory; the target vocabulary is ``vocabulary.txt`` there
+            (the source's sits beside it, see `vocabulary_paths`), loaded when present
+            so that evaluation and export use the training run's ids. None = learn
+            the vocabularies and do not save them.
 
     Returns:
-        `Data`: ``train`` / ``validation`` teacher-forcing batches ``((source,
-        target_in), target_out)`` int64, 0-padded; ``tokenizer`` = the target
-        tokenizer; ``info`` with ``source_tokenizer``, ``target_tokenizer``, the
-        vocabulary sizes and the raw ``validation_sources`` / ``validation_references``.
+        `TranslationData`: ``train`` / ``validation`` teacher-forcing batches
+        ``((source int64[B, S], target_in int64[B, T]), target_out int64[B, T])``,
+        0-padded, the tokenizers and the raw validation sentences.
+
+    Raises:
+        SpecError: the validation files are not set.
     """
     d, t = spec.data, spec.training
+    for key in ("validation_source", "validation_target"):
+        if not getattr(d, key):
+            raise SpecError(spec.source, f"data.{key}", "is empty: name a held-out parallel pair "
+                            "(data.validation_source and data.validation_target) for validation and BLEU")
     train_pairs = parallel_lines(resolve_path(d.train_source, data_dir), resolve_path(d.train_target, data_dir))
     validation_source = resolve_path(d.validation_source, data_dir)
     validation_target = resolve_path(d.validation_target, data_dir)
     validation_pairs = parallel_lines(validation_source, validation_target)
 
     source_file = target_file = None
-    if vocabulary_path is not None:
-        source_file, target_file = vocabulary_paths(spec, vocabulary_path)
+    if run_dir is not None:
+        source_file, target_file = vocabulary_paths(spec, pathlib.Path(run_dir) / VOCABULARY_FILE)
     if source_file is not None and source_file.is_file() and target_file.is_file():
         source_tok = _tokenizer(spec, Vocabulary.load(source_file))
         target_tok = source_tok if d.vocabulary == "shared" else _tokenizer(spec, Vocabulary.load(target_file))
@@ -99,10 +132,7 @@ def build_data(spec, data_dir=None, vocabulary_path: str | os.PathLike | None = 
     validation = seq2seq_batches(validation_pairs, source_tok, target_tok, t.batch_size,
                                  pool_batches=d.bucket_pool or None, cache=True)
     sources, references = read_pairs(validation_source, validation_target)
-    return Data(train=train, validation=validation, tokenizer=target_tok, info={
-        "source_tokenizer": source_tok, "target_tokenizer": target_tok,
-        "source_vocabulary_size": len(source_tok.vocabulary),
-        "target_vocabulary_size": len(target_tok.vocabulary),
-        "validation_pairs": len(sources),
-        "validation_sources": sources, "validation_references": references,
-    })
+    return TranslationData(train=train, validation=validation, source_tokenizer=source_tok,
+                           target_tokenizer=target_tok, source_vocabulary_size=len(source_tok.vocabulary),
+                           target_vocabulary_size=len(target_tok.vocabulary), validation_pairs=len(sources),
+                           validation_sources=sources, validation_references=references)

@@ -1,10 +1,11 @@
-"""Export a `Translator` as a TF Serving SavedModel (issue #6, SPEC §6).
+"""The translation serving module: a `TranslatorServer` exported for TF Serving.
 
-`export_translator(model, source_tokenizer, target_tokenizer, "saved_models",
-"multi30k_de_en")` writes ``saved_models/multi30k_de_en/<version>/`` atomically (with
-warm-up records) holding a `TranslatorServer`: sanitising, tokenization, encoding,
-beam search and detokenization all run in the graph, so the SavedModel loads with
-`tf.saved_model.load` where seqkeras is not installed.
+`TranslatorServer(model, source_tokenizer, target_tokenizer).export("saved_models",
+"multi30k_de_en")` (`seqkeras.serving.Exporter.export`) writes
+``saved_models/multi30k_de_en/<version>/`` atomically, with warm-up records.
+Sanitising, tokenization, encoding, beam search and detokenization all run in the
+graph, so the SavedModel loads with `tf.saved_model.load` where seqkeras is not
+installed.
 
 Signatures:
 
@@ -24,26 +25,25 @@ Bad input (defined results, never an error):
 * invalid UTF-8 bytes are replaced by U+FFFD before tokenization (such a word
   becomes ``<unk>`` unless its other pieces are known);
 * an empty or whitespace-only source translates to "" with score 0;
-* a source longer than `max_source_tokens` subwords keeps its first
-  `max_source_tokens` subwords (the rest is ignored);
+* a source longer than `max_source_tokens` subwords (``export.max_tokens``) keeps its
+  first `max_source_tokens` subwords (the rest is ignored);
 * an empty batch gives empty outputs.
 """
 
 from __future__ import annotations
 
-import os
-
 import numpy as np
 import tensorflow as tf
 
-from seqkeras import serving
+from seqkeras.serving import Exporter, WarmupRequest, frequent_words
 from seqkeras.translation import decoding
+from seqkeras.translation.spec import DEFAULT_MAX_SOURCE_TOKENS
 
 TRANSLATE_SIGNATURE = "translate"
 SENTINEL = "\u0001\u0001"
 
 
-class TranslatorServer(tf.Module):
+class TranslatorServer(Exporter):
     """Serving module around a built `Translator` and its two tokenizers.
 
     Args:
@@ -54,11 +54,13 @@ class TranslatorServer(tf.Module):
         max_length_cap: the length limit (see `seqkeras.translation.decoding`).
         max_beam_width: the widest beam a request may ask for.
         max_source_tokens: longer sources are truncated to this many subwords.
+        warmup_source: text of the warm-up requests (default: the most frequent
+            whole source word).
     """
 
     def __init__(self, model, source_tokenizer, target_tokenizer, beam_width=5, length_penalty=0.6,
                  max_length_a=1.5, max_length_b=10, max_length_cap=200, max_beam_width=16,
-                 max_source_tokens=128, name="translator_server"):
+                 max_source_tokens=DEFAULT_MAX_SOURCE_TOKENS, warmup_source=None, name="translator_server"):
         super().__init__(name=name)
         sizes = model.translator_config
         for tok, rows, side in ((source_tokenizer, sizes["source_vocabulary_size"], "source"),
@@ -75,6 +77,8 @@ class TranslatorServer(tf.Module):
         self.max_length_cap = int(max_length_cap)
         self.max_beam_width = int(min(max_beam_width, len(target_tokenizer.vocabulary)))
         self.max_source_tokens = int(max_source_tokens)
+        self.warmup_source = warmup_source or frequent_words(
+            source_tokenizer.vocabulary, keep=lambda token: bool(token.strip()) and not token.startswith("##"))[0]
         self.end_id = target_tokenizer.vocabulary.eos_id
         self.translate = tf.function(self._translate, input_signature=[
             tf.TensorSpec([None], tf.string, name="source"),
@@ -122,46 +126,46 @@ class TranslatorServer(tf.Module):
         return tf.strings.regex_replace(self.target_tokenizer.detokenize(tokens), "^##", "")
 
     def signatures(self):
+        """``serving_default`` (source) and ``translate`` (source, beam_width, max_length)."""
         return {"serving_default": self.translate_default.get_concrete_function(),
                 TRANSLATE_SIGNATURE: self.translate.get_concrete_function()}
 
-    def warmup_requests(self, sample="a"):
-        return [serving.WarmupRequest("serving_default", {"source": [sample, ""]}),
-                serving.WarmupRequest(TRANSLATE_SIGNATURE, {"source": [sample], "beam_width": np.int32(2),
-                                                            "max_length": np.int32(8)})]
+    def warmup_requests(self):
+        """A word and an empty source to ``serving_default``; a width-2 request to ``translate``."""
+        return [WarmupRequest("serving_default", {"source": [self.warmup_source, ""]}),
+                WarmupRequest(TRANSLATE_SIGNATURE, {"source": [self.warmup_source], "beam_width": np.int32(2),
+                                                    "max_length": np.int32(8)})]
+
+    def check_outputs(self, outputs):
+        """The empty warm-up source must translate to "" with score 0; scores finite."""
+        default = outputs["serving_default"]
+        if default["translation"][1] not in (b"", "") or default["score"][1] != 0.0:
+            raise RuntimeError(f"the export translates an empty source to {default['translation'][1]!r} "
+                               f"(score {default['score'][1]}), expected '' (score 0)")
+        for name, result in outputs.items():
+            if not np.all(np.isfinite(result["score"])):
+                raise RuntimeError(f"the export's {name} signature returns scores {result['score']}")
 
 
-def _validate(directory, requests):
-    loaded = tf.saved_model.load(directory)
-    missing = {"serving_default", TRANSLATE_SIGNATURE} - set(loaded.signatures)
-    if missing:
-        raise RuntimeError(f"exported SavedModel lacks signatures {sorted(missing)}")
-    serving.run_warmup_requests(loaded, requests)
-
-
-def export_translator(model, source_tokenizer, target_tokenizer, export_dir_base="saved_models",
-                      model_name="translator", version="auto", warmup_source=None, validate=True,
-                      **server_options):
-    """Write ``<export_dir_base>/<model_name>/<version>/`` for TF Serving.
+def translate(server: TranslatorServer, sources: list[str], beam_width: int, batch_size: int = 128) -> list[str]:
+    """Translate Python strings in batches with a server's graph (not an export).
 
     Args:
-        model: a built `Translator`.
-        source_tokenizer, target_tokenizer: its tokenizers.
-        export_dir_base, model_name, version: see `seqkeras.serving.write_versioned`.
-        warmup_source: text of the warm-up requests (default: the most frequent source word).
-        validate: load the written SavedModel and replay the warm-up requests before
-            the version is published.
-        **server_options: `TranslatorServer` arguments (beam_width, length_penalty, ...).
+        server: a `TranslatorServer`.
+        sources: raw source sentences.
+        beam_width: 0 = greedy (`GreedySampler`), else the beam width.
+        batch_size: sources per decoding call.
 
     Returns:
-        `pathlib.Path` of the version directory.
+        One translation per source.
     """
-    server = TranslatorServer(model, source_tokenizer, target_tokenizer, **server_options)
-    if warmup_source is None:
-        vocabulary = source_tokenizer.vocabulary
-        ordinary = [t for t in vocabulary.tokens[len(vocabulary.reserved):] if not t.startswith("##")]
-        warmup_source = ordinary[0] if ordinary else "a"
-    requests = server.warmup_requests(warmup_source)
-    return serving.write_versioned(server, os.fspath(export_dir_base), model_name, version=version,
-                                   signatures=server.signatures(), warmup_requests=requests,
-                                   validate=(lambda d: _validate(d, requests)) if validate else None)
+    if beam_width == 0:
+        decode = server.greedy
+    else:
+        decode = lambda s: server.translate(s, tf.constant(beam_width), tf.constant(0))["translation"]  # noqa: E731
+    fn = tf.function(decode, input_signature=[tf.TensorSpec([None], tf.string)])  # one trace for every batch size
+    out = []
+    for start in range(0, len(sources), batch_size):
+        batch = tf.constant(sources[start:start + batch_size])
+        out += [t.decode("utf-8") for t in fn(batch).numpy()]
+    return out

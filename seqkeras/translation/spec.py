@@ -19,17 +19,20 @@ Example TOML (see ``pipelines/multi30k_de_en.toml``)::
     [decoding]
     beam_width = 5
     length_penalty = 0.6
+
+    [export]
+    max_tokens = 0                 # serving keeps the first N source subwords; 0 = 128
 """
 
 from __future__ import annotations
 
 import dataclasses
 
-from seqkeras.cells import CELLS
 from seqkeras.pipeline.spec import PipelineSpec, SpecError, TrainingSpec, TuningSpec
 
 ATTENTIONS = ("bahdanau", "luong", "none")
 LUONG_SCORES = ("general", "dot")
+DEFAULT_MAX_SOURCE_TOKENS = 128        # export.max_tokens = 0: serving reads this many source subwords
 
 
 @dataclasses.dataclass
@@ -38,14 +41,13 @@ class DataSpec:
 
     train_source: str = "multi30k/train.de.gz"
     train_target: str = "multi30k/train.en.gz"
-    validation_source: str = "multi30k/val.de.gz"
+    validation_source: str = "multi30k/val.de.gz"   # held-out pair, required to run ("" = not set yet)
     validation_target: str = "multi30k/val.en.gz"
     vocabulary: str = "separate"       # "separate" (one WordPiece vocabulary per side) | "shared"
     source_vocab_size: int = 8000      # WordPiece entries, reserved tokens included
     target_vocab_size: int = 8000      # (shared: source_vocab_size is used for both)
     lowercase: bool = False            # BLEU is computed against the raw (cased) references
     max_length: int = 64               # drop training pairs with more subwords on either side
-    max_source_tokens: int = 128       # serving: longer sources keep their first N subwords
     shuffle_buffer: int = 30000
     bucket_pool: int = 32              # batches per length-bucketing pool (0 = input order)
 
@@ -94,6 +96,10 @@ class MTTrainingSpec(TrainingSpec):
 
 @dataclasses.dataclass
 class MTTuningSpec(TuningSpec):
+    """`TuningSpec` whose default space is cell, attention, width, depth, dropout,
+    output tying and learning rate. Do not tune the data keys (vocabulary sizes, batch
+    size): the vocabularies and batches are built once, before the search."""
+
     space: dict = dataclasses.field(default_factory=lambda: {
         "model.cell": ["gru", "lstm"],
         "model.attention": ["luong", "bahdanau", "none"],
@@ -118,37 +124,27 @@ class Spec(PipelineSpec):
     evaluate_limit: int = 0            # translate only the first N validation sources (0 = all)
     samples: int = 3                   # translations printed after `seqkeras run`
 
+    # Every shared key is honoured (export.max_tokens: 0 = DEFAULT_MAX_SOURCE_TOKENS).
+    unsupported_keys = ()
+
     def validate(self) -> None:
         super().validate()
-        src, d, m, dec, t = self.source, self.data, self.model, self.decoding, self.training
-        checks = [
+        d, m, dec = self.data, self.model, self.decoding
+        self.check_choices([
             ("data.vocabulary", d.vocabulary, ("separate", "shared")),
-            ("model.cell", m.cell.split(":")[0], tuple(CELLS)),
-            ("model.decoder_cell", (m.decoder_cell or m.cell).split(":")[0], tuple(CELLS)),
             ("model.attention", m.attention, ATTENTIONS),
             ("model.luong_score", m.luong_score, LUONG_SCORES),
-        ]
-        self.check_choices(checks)
-        positive = [("data.source_vocab_size", d.source_vocab_size), ("data.target_vocab_size", d.target_vocab_size),
-                    ("data.max_length", d.max_length), ("data.max_source_tokens", d.max_source_tokens),
-                    ("model.embedding_dim", m.embedding_dim), ("model.encoder_units", m.encoder_units),
-                    ("model.encoder_layers", m.encoder_layers), ("model.units", m.units),
-                    ("model.decoder_layers", m.decoder_layers), ("decoding.beam_width", dec.beam_width),
-                    ("decoding.max_length_cap", dec.max_length_cap), ("decoding.batch_size", dec.batch_size),
-                    ("decoding.max_beam_width", dec.max_beam_width)]
-        for key, value in positive:
-            if value < 1:
-                raise SpecError(src, key, f"must be ≥ 1, received {value}")
-        if min(d.source_vocab_size, d.target_vocab_size) < 8:
-            raise SpecError(src, "data.source_vocab_size", "vocabularies need ≥ 8 entries (4 are reserved)")
-        if not 0.0 <= m.dropout < 1.0:
-            raise SpecError(src, "model.dropout", f"must be in [0, 1), received {m.dropout}")
-        if not 0.0 <= t.label_smoothing < 1.0:
-            raise SpecError(src, "training.label_smoothing", f"must be in [0, 1), received {t.label_smoothing}")
+        ])
+        self.check_cells("model.cell", *(["model.decoder_cell"] if m.decoder_cell else []))
+        self.check_at_least(8, "data.source_vocab_size", "data.target_vocab_size")  # 4 entries are reserved
+        self.check_at_least(1, "data.max_length", "model.embedding_dim", "model.encoder_units",
+                            "model.encoder_layers", "model.units", "model.decoder_layers", "decoding.beam_width",
+                            "decoding.max_length_cap", "decoding.batch_size", "decoding.max_beam_width")
+        self.check_at_least(0, "decoding.max_length_a", "decoding.max_length_b", "evaluate_limit", "samples")
+        self.check_fraction("model.dropout", "training.label_smoothing")
         if m.attention == "luong" and m.luong_score == "dot" and m.units != 2 * m.encoder_units:
-            raise SpecError(src, "model.luong_score", f"'dot' needs model.units == 2 · model.encoder_units "
+            raise SpecError(self.source, "model.luong_score", f"'dot' needs model.units == 2 · model.encoder_units "
                             f"({2 * m.encoder_units}), received units = {m.units}")
         if dec.beam_width > dec.max_beam_width:
-            raise SpecError(src, "decoding.beam_width", f"must be ≤ decoding.max_beam_width ({dec.max_beam_width})")
-        if dec.max_length_a < 0 or dec.max_length_b < 0:
-            raise SpecError(src, "decoding.max_length_a", "max_length_a and max_length_b must be ≥ 0")
+            raise SpecError(self.source, "decoding.beam_width",
+                            f"must be ≤ decoding.max_beam_width ({dec.max_beam_width})")

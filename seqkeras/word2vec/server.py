@@ -7,9 +7,9 @@ Signature ``serving_default``:
   in the vocabulary gets a zero vector and ``known = false``.
 
 Words are standardized in the graph as in training (stripped; lower-cased unless the
-corpus standardization was ``"none"``), so a client sends raw words. The model is
-written with `seqkeras.serving.write_versioned` (atomic, versioned, TF Serving warmup
-requests) and loads with `tf.saved_model.load` alone.
+corpus standardization was ``"none"``), so a client sends raw words. `WordVectorLookup`
+is a `seqkeras.serving.Exporter`: its ``export`` writes atomically with TF Serving
+warm-up requests, and the export loads with `tf.saved_model.load` alone.
 
 Example:
     >>> path = export_vectors(words, vectors, "saved_models")         # doctest: +SKIP
@@ -27,12 +27,21 @@ from typing import Sequence
 import numpy as np
 import tensorflow as tf
 
-from seqkeras.serving import WarmupRequest, write_versioned
+from seqkeras.serving import Exporter, WarmupRequest
+
+UNKNOWN_WORD = "<no-such-word>"     # the warm-up's out-of-vocabulary word
+WARMUP_WORDS = 3                    # known words of the warm-up request (the most frequent)
 
 
-class WordVectorLookup(tf.Module):
-    """A tf.Module mapping word strings to their vectors (zeros and ``known=False``
-    for unknown words)."""
+class WordVectorLookup(Exporter):
+    """Serving module mapping word strings to their vectors (zeros and ``known=False``
+    for unknown words).
+
+    Args:
+        words: the vocabulary, most frequent first (V words).
+        vectors: float32[V, D], row i the vector of ``words[i]``.
+        lowercase: lower-case requests (as the corpus was standardized).
+    """
 
     def __init__(self, words: Sequence[str], vectors: np.ndarray, lowercase: bool = True):
         super().__init__(name="word2vec")
@@ -41,6 +50,7 @@ class WordVectorLookup(tf.Module):
             raise ValueError(f"vectors must be [len(words) > 0, D], received {vectors.shape} for {len(words)} words")
         self.lowercase = lowercase
         self.dim = int(vectors.shape[1])
+        self.sample = list(words)[:WARMUP_WORDS] + [UNKNOWN_WORD]
         self.table = tf.lookup.StaticHashTable(
             tf.lookup.KeyValueTensorInitializer(tf.constant(list(words)),
                                                 tf.range(len(words), dtype=tf.int64)), default_value=-1)
@@ -59,25 +69,26 @@ class WordVectorLookup(tf.Module):
         vectors = tf.gather(self.vectors, tf.where(known, ids, self.unknown))
         return {"vectors": vectors, "known": known}
 
+    def signatures(self) -> dict:
+        return {"serving_default": self.lookup.get_concrete_function()}
+
+    def warmup_requests(self) -> list[WarmupRequest]:
+        """The most frequent words and one unknown word."""
+        return [WarmupRequest("serving_default", {"words": np.array(self.sample, dtype=object)})]
+
+    def check_outputs(self, outputs) -> None:
+        out = outputs["serving_default"]
+        if out["vectors"].shape != (len(self.sample), self.dim) or bool(out["known"][-1]):
+            raise RuntimeError(f"exported word2vec model answers wrongly: {out}")
+
 
 def export_vectors(words: Sequence[str], vectors: np.ndarray, base_dir: str | os.PathLike = "saved_models",
                    model_name: str = "word2vec", version: int | str = "auto",
                    lowercase: bool = True) -> pathlib.Path:
     """Write ``<base_dir>/<model_name>/<version>/`` atomically; returns the version dir.
 
-    The export is loaded back and run on its warmup request before the final rename,
-    so a broken model is never published.
+    Args:
+        words, vectors, lowercase: as `WordVectorLookup`.
+        base_dir, model_name, version: as `seqkeras.serving.Exporter.export`.
     """
-    module = WordVectorLookup(words, vectors, lowercase)
-    sample = [w for w in list(words)[:3]] + ["<no-such-word>"]
-
-    def validate(directory: str) -> None:
-        loaded = tf.saved_model.load(directory)
-        out = loaded.signatures["serving_default"](words=tf.constant(sample))
-        if out["vectors"].shape != (len(sample), module.dim) or bool(out["known"][-1]):
-            raise RuntimeError(f"exported word2vec model answers wrongly: {out}")
-
-    return write_versioned(module, base_dir, model_name, version=version,
-                           signatures={"serving_default": module.lookup},
-                           warmup_requests=[WarmupRequest("serving_default", {"words": np.array(sample, dtype=object)})],
-                           validate=validate)
+    return WordVectorLookup(words, vectors, lowercase).export(base_dir, model_name, version)

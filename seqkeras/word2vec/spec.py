@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from seqkeras.pipeline.spec import PipelineSpec, SpecError, TrainingSpec
+from seqkeras.pipeline.spec import PipelineSpec, SpecError, TrainingSpec, TuningSpec
 from seqkeras.word2vec.data import STANDARDIZE
 from seqkeras.word2vec.model import DAMPING, LEARNING_RATE, MIN_LEARNING_RATE, OUTPUTS
 
@@ -56,13 +56,12 @@ class ModelSpec:
 
 @dataclasses.dataclass
 class W2VTrainingSpec(TrainingSpec):
-    """word2vec's plain SGD with linear decay (optimizer and schedule keys are ignored)."""
+    """word2vec's plain SGD with linear learning-rate decay over all epochs."""
 
-    optimizer: str = "sgd"
+    optimizer: str = "sgd"             # the SkipGram step is plain SGD: no other optimizer
     learning_rate: float = LEARNING_RATE         # α₀, decayed linearly to min_learning_rate
     min_learning_rate: float = MIN_LEARNING_RATE
     epochs: int = 5
-    batch_size: int = 1                # unused: batches are sized by data.batch_words
 
 
 @dataclasses.dataclass
@@ -80,27 +79,40 @@ class EvaluationSpec:
     vectors_binary: str = ""
 
 
+# What `SkipGram.fit` logs per epoch: the only possible tuning objectives (no validation split).
+FIT_METRICS = ("loss",)
+
+
 @dataclasses.dataclass
 class Spec(PipelineSpec):
     """A word2vec pipeline."""
+
+    # The SkipGram step is its own sparse SGD with linear decay over whole passes of the
+    # corpus: no optimizer, clipping, schedule or precision choice, batches sized by
+    # data.batch_words, no validation split (so no early stopping or validation steps),
+    # and an epoch is always the whole corpus (a finite stream). The export looks up
+    # any number of words.
+    unsupported_keys = ("training.optimizer", "training.momentum", "training.weight_decay",
+                        "training.clip_norm", "training.schedule", "training.batch_size",
+                        "training.steps_per_epoch", "training.validation_steps", "training.precision",
+                        "training.early_stopping", "tuning.steps_per_epoch", "tuning.validation_steps",
+                        "export.max_tokens")
 
     application: str = "word2vec"
     data: DataSpec = dataclasses.field(default_factory=DataSpec)
     model: ModelSpec = dataclasses.field(default_factory=ModelSpec)
     training: W2VTrainingSpec = dataclasses.field(default_factory=W2VTrainingSpec)
+    tuning: TuningSpec = dataclasses.field(default_factory=lambda: TuningSpec(objective="loss", epochs=1))
     evaluation: EvaluationSpec = dataclasses.field(default_factory=EvaluationSpec)
 
     def validate(self) -> None:
         super().validate()
-        src, d, m = self.source, self.data, self.model
+        d, m = self.data, self.model
         self.check_choices([("data.standardize", d.standardize, STANDARDIZE), ("model.output", m.output, OUTPUTS),
-                            ("model.damping", m.damping, DAMPING)])
+                            ("model.damping", m.damping, DAMPING),
+                            ("tuning.objective", self.tuning.objective, FIT_METRICS)])
         if not d.sources or not all(isinstance(s, str) and s for s in d.sources):
-            raise SpecError(src, "data.sources", f"must be a non-empty list of file names, received {d.sources!r}")
-        for key, value in (("data.min_count", d.min_count), ("data.batch_words", d.batch_words),
-                           ("model.dim", m.dim),
-                           ("model.window", m.window), ("model.negatives", m.negatives)):
-            if value < 1:
-                raise SpecError(src, key, f"must be ≥ 1, received {value}")
-        if m.sample < 0:
-            raise SpecError(src, "model.sample", f"must be ≥ 0, received {m.sample}")
+            raise SpecError(self.source, "data.sources",
+                            f"must be a non-empty list of file names, received {d.sources!r}")
+        self.check_at_least(1, "data.min_count", "data.batch_words", "model.dim", "model.window", "model.negatives")
+        self.check_at_least(0, "model.sample")

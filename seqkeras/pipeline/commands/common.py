@@ -35,13 +35,25 @@ def parse_overrides(items: list[str]) -> dict:
 
 def load(args, extra: dict | None = None):
     """The spec named by ``args.pipeline`` with ``--set`` and `extra` overrides."""
-    from seqkeras.pipeline.spec import SpecError, load_spec
+    from seqkeras.pipeline.registry import load_spec
+    from seqkeras.pipeline.spec import SpecError
 
     overrides = {**parse_overrides(args.overrides), **(extra or {})}
     try:
         return load_spec(args.pipeline, overrides)
     except SpecError as error:
         raise SystemExit(f"error: {error}") from None
+
+
+def load_run(args, extra: dict | None = None):
+    """``(spec with the tuned values, its Data, its RunPaths)`` for a command on a pipeline."""
+    from seqkeras.pipeline import runner
+    from seqkeras.pipeline.run_paths import RunPaths
+
+    spec = load(args, extra)
+    paths = RunPaths.for_spec(spec, args.work_dir)
+    data = runner.build_data(spec, args.data_dir, paths)
+    return runner.apply_best_hyperparameters(spec, paths), data, paths
 
 
 def print_json(value) -> None:

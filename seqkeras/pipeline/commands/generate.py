@@ -39,12 +39,15 @@ def main(args):
 
     prompts = args.prompt or [""]
     if str(args.target).endswith(".toml"):
-        from seqkeras.language_model.generate import sample_text
+        from seqkeras.language_model import sample_text
         from seqkeras.pipeline import runner
         from seqkeras.pipeline.commands.common import load
 
         args.pipeline, args.overrides = args.target, []
         spec = load(args)
+        if spec.application != "language_model":
+            raise SystemExit(f"error: `seqkeras generate` samples language models; {args.target} is a "
+                             f"{spec.application!r} pipeline")
         paths = runner.RunPaths.for_spec(spec, args.work_dir)
         data = runner.build_data(spec, args.data_dir, paths)
         model = runner.load_trained(spec, data, paths)

@@ -1,6 +1,6 @@
 """`seqkeras train PIPELINE`: ingest → train (resuming an interrupted run) → evaluate."""
 
-from seqkeras.pipeline.commands.common import add_pipeline_arguments, load, print_json
+from seqkeras.pipeline.commands.common import add_pipeline_arguments, load_run, print_json
 
 
 def configure(parser):
@@ -12,10 +12,7 @@ def configure(parser):
 def main(args):
     from seqkeras.pipeline import runner
 
-    spec = load(args)
-    paths = runner.RunPaths.for_spec(spec, args.work_dir)
-    data = runner.build_data(spec, args.data_dir, paths)
-    spec = runner.apply_best_hyperparameters(spec, paths)
+    spec, data, paths = load_run(args)
     model, _ = runner.train(spec, data, paths, epochs=args.epochs, resume=not args.fresh)
     print_json({"validation": runner.evaluate(spec, model, data), "weights": str(paths.weights),
                 "learning_curve": str(paths.learning_curve)})

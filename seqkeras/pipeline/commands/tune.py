@@ -9,13 +9,12 @@ def configure(parser):
 
 
 def main(args):
-    from seqkeras.pipeline import runner, tuning
+    from seqkeras.pipeline import runner
+    from seqkeras.pipeline.run_paths import RunPaths
 
-    extra = {"tuning.max_trials": args.max_trials} if args.max_trials else {}
-    spec = load(args, extra)
-    paths = runner.RunPaths.for_spec(spec, args.work_dir)
-    data = runner.build_data(spec, args.data_dir, paths)
-    best = tuning.tune(spec, data, paths)
-    print_json({"best_hyperparameters": best, "summary": str(paths.root / "tuning_summary.md"),
-                "plot": str(paths.root / "tuning_trials.png")})
+    spec = load(args, {"tuning.max_trials": args.max_trials} if args.max_trials else {})
+    paths = RunPaths.for_spec(spec, args.work_dir)
+    best = runner.search(spec, runner.build_data(spec, args.data_dir, paths), paths)
+    print_json({"best_hyperparameters": best, "summary": str(paths.tuning_summary),
+                "plot": str(paths.tuning_plot)})
     return 0

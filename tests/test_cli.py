@@ -1,0 +1,64 @@
+"""The command line: starts without TensorFlow, quiet by default, `seqkeras init`."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from seqkeras import cli
+from seqkeras.pipeline import load_spec
+
+NO_TENSORFLOW = """
+import sys
+from seqkeras import cli
+for argv in (["--help"], ["run", "--help"], ["predict", "--help"], ["study", "gradients", "--help"],
+             ["init", "--help"], ["run"]):
+    try:
+        cli.main(argv)
+    except SystemExit:
+        pass
+heavy = sorted(m for m in ("tensorflow", "keras", "keras_tuner", "numpy", "matplotlib") if m in sys.modules)
+print("HEAVY", heavy)
+"""
+
+
+def test_help_and_argument_errors_do_not_import_tensorflow():
+    done = subprocess.run([sys.executable, "-c", NO_TENSORFLOW], capture_output=True, text=True, timeout=120)
+    assert "HEAVY []" in done.stdout, done.stdout[-2000:] + done.stderr[-2000:]
+
+
+def test_argument_error_names_the_problem(capsys):
+    with pytest.raises(SystemExit) as error:
+        cli.main(["run"])
+    assert error.value.code == 2
+    assert "pipeline" in capsys.readouterr().err
+
+
+def test_every_command_has_a_module_with_configure_and_main():
+    import importlib
+
+    for name, (module, _) in cli.COMMANDS.items():
+        loaded = importlib.import_module(module)
+        assert callable(loaded.configure) and callable(loaded.main), name
+
+
+def test_init_writes_a_commented_spec_that_loads(tmp_path, monkeypatch):
+    corpus = tmp_path / "corpus.txt"
+    corpus.write_text("hello world\n" * 20)
+    monkeypatch.chdir(tmp_path)
+    assert cli.main(["init", "language_model", "--data", str(corpus), "--name", "mine"]) == 0
+    text = (tmp_path / "mine.toml").read_text()
+    assert text.startswith("# Starter spec") and "[training]" in text and "# " in text.split("[model]")[1]
+    spec = load_spec(tmp_path / "mine.toml")
+    assert spec.name == "mine" and spec.data.train == str(corpus)
+    with pytest.raises(SystemExit, match="exists"):
+        cli.main(["init", "language_model", "--data", str(corpus), "--name", "mine"])
+
+
+def test_init_rejects_an_unknown_application_and_a_missing_file(tmp_path):
+    with pytest.raises(SystemExit, match="unknown application"):
+        cli.main(["init", "nope", "--data", str(tmp_path)])
+    with pytest.raises(SystemExit, match="no such data file"):
+        cli.main(["init", "classification", "--data", str(tmp_path / "missing.csv")])
