@@ -50,11 +50,13 @@ def quiet() -> None:
 
     Must run before TensorFlow is imported (the C++ log level is read at load time).
     """
+    from seqkeras.quiet import filter_native_stderr
+
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     os.environ.setdefault("GRPC_VERBOSITY", "ERROR")
-    os.environ.setdefault("ABSL_MIN_LOG_LEVEL", "3")
     for pattern in QUIET_WARNINGS:
         warnings.filterwarnings("ignore", message=pattern)
+    filter_native_stderr()
 
 
 def main(argv=None):

@@ -62,3 +62,24 @@ def test_init_rejects_an_unknown_application_and_a_missing_file(tmp_path):
         cli.main(["init", "nope", "--data", str(tmp_path)])
     with pytest.raises(SystemExit, match="no such data file"):
         cli.main(["init", "classification", "--data", str(tmp_path / "missing.csv")])
+
+
+QUIET_RUN = """
+import sys
+from seqkeras import cli
+sys.exit(cli.main(sys.argv[1:]))
+"""
+
+
+def test_a_command_prints_no_tensorflow_start_up_logs(tmp_path):
+    from seqkeras.quiet import NATIVE_LOG
+
+    assert NATIVE_LOG.match(b"I0000 00:00:1796636244.027756   29606 cudart_stub.cc:31] Could not find cuda")
+    assert NATIVE_LOG.match(b"WARNING: All log messages before absl::InitializeLog() is called are written")
+    assert not NATIVE_LOG.match(b"error: no SavedModel at x")
+    inputs = tmp_path / "in.txt"
+    inputs.write_text("hello\n")
+    done = subprocess.run([sys.executable, "-c", QUIET_RUN, "predict", str(tmp_path / "missing"), str(inputs)],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 1 and "error: no SavedModel" in done.stderr
+    assert "I0000" not in done.stderr and "absl::InitializeLog" not in done.stderr
