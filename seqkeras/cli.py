@@ -5,8 +5,8 @@ arguments) and `main(args)` (run, return an exit code). Register a new one in
 `COMMANDS`; a module is imported only when its command is named, and none imports
 TensorFlow before `main`, so ``--help`` and argument errors answer at once.
 
-TensorFlow's C++ start-up logs and Keras warnings that a user cannot act on are
-silenced unless ``--verbose`` is given.
+TensorFlow's native start-up logs and Keras warnings that a user cannot act on are
+hidden unless ``--verbose`` is given (`quiet`).
 """
 
 import argparse
@@ -14,6 +14,8 @@ import importlib
 import os
 import sys
 import warnings
+
+from seqkeras.quiet import import_tensorflow_quietly
 
 # command -> (module, one-line help)
 COMMANDS = {
@@ -46,17 +48,16 @@ def build_parser():
 
 
 def quiet() -> None:
-    """Silence TensorFlow's C++ logs and the Keras warnings in `QUIET_WARNINGS`.
+    """Hide TensorFlow's native logs and the Keras warnings in `QUIET_WARNINGS`.
 
-    Must run before TensorFlow is imported (the C++ log level is read at load time).
+    Level 3 also hides native ERROR lines such as "failed call to cuInit" on every
+    machine without a GPU; a failure that matters raises a Python exception as well, and
+    ``--verbose`` shows every line.
     """
-    from seqkeras.quiet import filter_native_stderr
-
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    os.environ.setdefault("GRPC_VERBOSITY", "ERROR")
     for pattern in QUIET_WARNINGS:
         warnings.filterwarnings("ignore", message=pattern)
-    filter_native_stderr()
+    import_tensorflow_quietly()
 
 
 def main(argv=None):

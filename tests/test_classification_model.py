@@ -55,7 +55,7 @@ def test_spec_rejects_bad_values():
 
 def test_serving_token_limit_defaults_to_the_training_cut():
     base = {"application": "classification", "data": {"train": "x.tsv"}}
-    assert parse_spec(Spec, base).serving_max_tokens() == 2048
-    assert parse_spec(Spec, {**base, "data": {"train": "x", "max_length": 50}}).serving_max_tokens() == 50
+    assert parse_spec(Spec, base).max_tokens == 2048
+    assert parse_spec(Spec, {**base, "data": {"train": "x", "max_length": 50}}).max_tokens == 50
     limited = {**base, "data": {"train": "x", "max_length": 50}, "export": {"max_tokens": 7}}
-    assert parse_spec(Spec, limited).serving_max_tokens() == 7
+    assert parse_spec(Spec, limited).max_tokens == 7

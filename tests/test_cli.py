@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 
@@ -67,7 +68,8 @@ def test_init_rejects_an_unknown_application_and_a_missing_file(tmp_path):
 QUIET_RUN = """
 import sys
 from seqkeras import cli
-sys.exit(cli.main(sys.argv[1:]))
+sys.argv[0] = "seqkeras"
+sys.exit(cli.main())
 """
 
 
@@ -79,7 +81,11 @@ def test_a_command_prints_no_tensorflow_start_up_logs(tmp_path):
     assert not NATIVE_LOG.match(b"error: no SavedModel at x")
     inputs = tmp_path / "in.txt"
     inputs.write_text("hello\n")
-    done = subprocess.run([sys.executable, "-c", QUIET_RUN, "predict", str(tmp_path / "missing"), str(inputs)],
-                          capture_output=True, text=True, timeout=120)
+    command = [sys.executable, "-c", QUIET_RUN, "predict", str(tmp_path / "missing"), str(inputs)]
+    env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
+    done = subprocess.run(command, capture_output=True, text=True, timeout=120, env=env)
     assert done.returncode == 1 and "error: no SavedModel" in done.stderr
-    assert "I0000" not in done.stderr and "absl::InitializeLog" not in done.stderr
+    assert "I0000" not in done.stderr and "absl::InitializeLog" not in done.stderr, done.stderr
+    verbose = subprocess.run(command[:3] + ["--verbose"] + command[3:], capture_output=True, text=True,
+                             timeout=120, env=env)
+    assert verbose.returncode == 1 and "error: no SavedModel" in verbose.stderr

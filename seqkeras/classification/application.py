@@ -51,8 +51,8 @@ class ClassificationApplication(Application):
                 "examples": int(data.validation_examples)}
 
     def exporter(self, spec, model, data) -> ClassifierServer:
-        """The text → label server; requests are cut to `Spec.serving_max_tokens` tokens."""
-        return ClassifierServer(model, data.tokenizer, data.class_names, spec.serving_max_tokens())
+        """The text → label server; requests are cut to ``spec.max_tokens`` tokens."""
+        return ClassifierServer(model, data.tokenizer, data.class_names, spec.max_tokens)
 
     def after_run(self, spec, model, data, report) -> None:
         """Print the validation accuracy as a percentage, with the number of examples."""

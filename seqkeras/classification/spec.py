@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from seqkeras.pipeline.spec import PipelineSpec, SpecError, TrainingSpec, TuningSpec
+from seqkeras.pipeline.spec import JIT_COMPILE, PipelineSpec, SpecError, TrainingSpec, TuningSpec
 
 FORMATS = ("tsv", "csv", "last_tab")
 POOLINGS = ("final", "mean", "max", "attention")
@@ -107,7 +107,7 @@ class Spec(PipelineSpec):
         self.check_choices([
             ("data.format", d.format, FORMATS),
             ("model.pooling", self.model.pooling, POOLINGS),
-            ("model.jit_compile", self.model.jit_compile, ("auto", "true", "false")),
+            ("model.jit_compile", self.model.jit_compile, tuple(JIT_COMPILE)),
         ])
         self.check_cells("model.cell")
         self.check_fraction("model.dropout", "model.layer_dropout", "model.recurrent_dropout",
@@ -124,7 +124,8 @@ class Spec(PipelineSpec):
         if len(set(d.labels)) != len(d.labels):
             raise SpecError(self.source, "data.labels", f"has duplicates: {d.labels}")
 
-    def serving_max_tokens(self) -> int:
+    @property
+    def max_tokens(self) -> int:
         """The longest request the export reads, in tokens: ``export.max_tokens``, or when
         it is 0 the training cut ``data.max_length``, or when that is 0 too 2,048."""
         return self.export.max_tokens or self.data.max_length or DEFAULT_SERVING_TOKENS

@@ -13,7 +13,7 @@ from seqkeras.language_model.data import LanguageModelData, build_data, stream_w
 from seqkeras.language_model.generate import sample_text
 from seqkeras.language_model.metrics import stream_nll, summarize
 from seqkeras.language_model.model import ResetStates, StreamMetrics, build_language_model
-from seqkeras.language_model.server import DEFAULT_MAX_PROMPT_TOKENS, LanguageModelServer
+from seqkeras.language_model.server import LanguageModelServer
 from seqkeras.language_model.spec import Spec
 from seqkeras.pipeline.application import Application
 from seqkeras.pipeline.spec import JIT_COMPILE
@@ -66,9 +66,9 @@ class LanguageModelApplication(Application):
 
     def exporter(self, spec, model, data) -> LanguageModelServer:
         """The ``generate`` / ``generate_beam`` / ``score`` server; prompts keep their last
-        ``export.max_tokens`` tokens (0: `DEFAULT_MAX_PROMPT_TOKENS`)."""
+        ``spec.max_tokens`` tokens."""
         return LanguageModelServer(model, data.tokenizer,
-                                   max_prompt_tokens=spec.export.max_tokens or DEFAULT_MAX_PROMPT_TOKENS)
+                                   max_prompt_tokens=spec.max_tokens)
 
     def after_run(self, spec, model, data, report) -> None:
         """Print bits per character (char level) or perplexity (word level) and, if the

@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from seqkeras.pipeline.spec import PipelineSpec, SpecError, TrainingSpec, TuningSpec
+from seqkeras.pipeline.spec import JIT_COMPILE, PipelineSpec, SpecError, TrainingSpec, TuningSpec
 
 # Keys that shape the BPTT windows, which are cut once before a tuning search.
 DATA_KEYS = ("training.batch_size", "training.bptt_length")
@@ -95,6 +95,8 @@ class LMTuningSpec(TuningSpec):
 class Spec(PipelineSpec):
     """A language-model pipeline."""
 
+    default_max_tokens = 2048          # prompts keep their last this-many tokens
+
     application: str = "language_model"
     data: DataSpec = dataclasses.field(default_factory=DataSpec)
     model: ModelSpec = dataclasses.field(default_factory=ModelSpec)
@@ -112,7 +114,7 @@ class Spec(PipelineSpec):
             ("data.tokenizer", d.tokenizer, ("character", "whitespace")),
             ("data.newline", d.newline, ("eos", "char", "drop")),
             ("model.softmax_precision", self.model.softmax_precision, ("float32", "bfloat16")),
-            ("model.jit_compile", self.model.jit_compile, ("auto", "true", "false")),
+            ("model.jit_compile", self.model.jit_compile, tuple(JIT_COMPILE)),
         ])
         self.check_cells("model.cell")
         self.check_fraction("model.dropout", "model.layer_dropout", "model.recurrent_dropout",

@@ -108,9 +108,17 @@ class Application(abc.ABC):
 
     # -- shared behaviour (not hooks) -----------------------------------------------------
     def make_model(self, spec: PipelineSpec, data: Data) -> keras.Model:
-        """`build_model` under the spec's shared settings: what the runner and tuner call."""
+        """`build_model` under the spec's shared settings: what the runner and tuner call.
+
+        The precision policy is set while the model is built (its layers keep it) and
+        the previous global policy restored after, so nothing else inherits it.
+        """
+        previous = keras.mixed_precision.global_policy()
         keras.mixed_precision.set_global_policy(spec.training.precision)
-        return self.build_model(spec, data)
+        try:
+            return self.build_model(spec, data)
+        finally:
+            keras.mixed_precision.set_global_policy(previous)
 
     @staticmethod
     def optimizer(spec: PipelineSpec, loss_scale: float = 1.0) -> keras.optimizers.Optimizer:

@@ -62,9 +62,12 @@ def train(spec, data, paths: RunPaths, epochs: int | None = None, verbose: int |
         (model, history) — history read back from ``history.csv`` (all epochs, across resumes).
     """
     app = application(spec)
+    if epochs:
+        # The schedule (cosine) spans the epochs that will run, not the spec's.
+        spec = with_overrides(spec, {"training.epochs": epochs})
     keras.utils.set_random_seed(spec.training.seed)
     paths.root.mkdir(parents=True, exist_ok=True)
-    epochs = epochs or spec.training.epochs
+    epochs = spec.training.epochs
     fresh = not (resume and paths.backup.exists())
     if fresh:
         for stale in (paths.history, paths.backup):
@@ -107,8 +110,11 @@ def search(spec, data, paths: RunPaths, verbose: int | str = "auto") -> dict:
 
 
 def load_trained(spec, data, paths: RunPaths) -> keras.Model:
-    """Rebuild the spec's model and load ``final.weights.h5`` (or the last epoch checkpoint)."""
-    spec = apply_best_hyperparameters(spec, paths)
+    """Rebuild the spec's model and load ``final.weights.h5`` (or the last epoch checkpoint).
+
+    `spec` must be the one the weights were trained with (`apply_best_hyperparameters`
+    applied when the run was tuned).
+    """
     model = application(spec).make_model(spec, data)
     weights = paths.weights
     if not weights.is_file():
@@ -170,13 +176,17 @@ def run(spec, data_dir=None, output: str | pathlib.Path = "saved_models", work_d
     start = time.perf_counter()
     data = build_data(spec, data_dir, paths)
     report["ingest_seconds"] = round(time.perf_counter() - start, 2)
-    report["data"] = data.summary()
     tune = spec.tuning.enabled if tune is None else tune
     if tune:
         t0 = time.perf_counter()
         best = search(spec, data, paths, verbose=verbose)
         report["tuning"] = {"best_hyperparameters": best, "seconds": round(time.perf_counter() - t0, 2)}
-        spec = apply_best_hyperparameters(spec, paths)
+    # The tuned values (this search's or an earlier one's, as `train` and `export`
+    # use them) may change the data too (batch size, word2vec's window): rebuild it.
+    tuned = apply_best_hyperparameters(spec, paths)
+    if tuned != spec:
+        spec, data = tuned, build_data(tuned, data_dir, paths)
+    report["data"] = data.summary()
     t0 = time.perf_counter()
     model, history = train(spec, data, paths, epochs=epochs, verbose=verbose)
     report["train_seconds"] = round(time.perf_counter() - t0, 2)

@@ -148,6 +148,8 @@ class PipelineSpec:
 
     # Shared dotted keys this application ignores; setting one is a load-time error.
     unsupported_keys: ClassVar[tuple[str, ...]] = ()
+    # What ``export.max_tokens = 0`` means for this application's exports.
+    default_max_tokens: ClassVar[int] = 0
 
     application: str = ""
     name: str = ""
@@ -223,6 +225,12 @@ class PipelineSpec:
     @property
     def model_name(self) -> str:
         return self.export.model_name or self.name
+
+    @property
+    def max_tokens(self) -> int:
+        """The longest request an export reads: ``export.max_tokens``, or the
+        application's `default_max_tokens` when it is 0."""
+        return self.export.max_tokens or self.default_max_tokens
 
 
 def _choice(spec, key, value, choices):

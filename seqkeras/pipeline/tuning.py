@@ -84,9 +84,12 @@ def tune(application, spec, data, paths, callbacks=(), verbose="auto") -> dict:
     """
     tuner = make_tuner(spec, application.hypermodel(spec, data), paths.tuner)
     t = spec.tuning
+    steps = t.steps_per_epoch or spec.training.steps_per_epoch or None
     fit_kwargs = dict(
-        x=data.train, validation_data=data.validation, epochs=t.epochs,
-        steps_per_epoch=(t.steps_per_epoch or spec.training.steps_per_epoch or None),
+        # Trials of a fixed number of steps draw them from an endless stream, so a
+        # trial's epochs are as long as asked even where one pass is shorter.
+        x=data.train.repeat() if steps else data.train, validation_data=data.validation, epochs=t.epochs,
+        steps_per_epoch=steps,
         validation_steps=(t.validation_steps or spec.training.validation_steps or None),
         callbacks=list(callbacks), verbose=verbose)
     if t.max_minutes > 0 and t.tuner != "hyperband":

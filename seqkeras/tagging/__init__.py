@@ -8,8 +8,9 @@
   word, character and tag vocabularies → length-bucketed id batches (`TaggingData`).
 * ``build_model`` → `build_tagger` (`model.py`): word embedding (+ character BiRNN per
   word) → deep bidirectional seqkeras stack → CRF or softmax, compiled.
-* ``hypermodel``: the generic spec HyperModel; every ``model.*`` and ``training.*`` key
-  is tunable (cell, units, layers, dropout, char_features, output, learning_rate).
+* ``hypermodel``: the generic spec HyperModel; every ``model.*`` key and the optimiser
+  keys of ``training.*`` are tunable (cell, units, layers, dropout, char_features,
+  output, learning_rate); the trials share one set of batches.
   The tuning objective ``val_score`` is the real validation metric (`ValidationScore`).
 * ``evaluate``: token accuracy (POS) or conlleval span P/R/F1 via seqeval (NER), on the
   decoded (Viterbi) tags of the validation split (`metrics.py`).
@@ -38,7 +39,7 @@ from seqkeras.tagging.metrics import span_scores, token_accuracy
 from seqkeras.tagging.model import (ArgmaxTags, CharacterFeatures, TokenMask, WordDropout, build_tagger,
                                     tagger_loss, tagger_model)
 from seqkeras.tagging.schemes import convert
-from seqkeras.tagging.server import DEFAULT_MAX_TOKENS, TaggerServer, export_tagger
+from seqkeras.tagging.server import TaggerServer, export_tagger
 from seqkeras.tagging.spec import DataSpec, ModelSpec, Spec
 
 __all__ = ["ArgmaxTags", "CharacterFeatures", "DataSpec", "ModelSpec", "Spec", "TaggerServer", "TaggingApplication",
@@ -155,7 +156,7 @@ class TaggingApplication(Application):
     def exporter(self, spec, model, data) -> TaggerServer:
         """`TaggerServer` (signatures ``serving_default`` and ``tag_tokens``) of the decoder."""
         return TaggerServer(tagger_model(model), data.words, data.chars, data.tags, lowercase=spec.data.lowercase,
-                            max_tokens=spec.export.max_tokens or DEFAULT_MAX_TOKENS,
+                            max_tokens=spec.max_tokens,
                             max_word_length=spec.data.max_word_length)
 
     def callbacks(self, spec, data) -> list[keras.callbacks.Callback]:

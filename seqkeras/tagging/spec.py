@@ -28,10 +28,9 @@ otherwise. The shared ``export.max_tokens`` is the longest sentence the export t
 from __future__ import annotations
 
 import dataclasses
-from typing import ClassVar
 
 from seqkeras.data.sources import CONLL_FORMATS
-from seqkeras.pipeline.spec import PipelineSpec, SpecError, TrainingSpec, TuningSpec
+from seqkeras.pipeline.spec import JIT_COMPILE, PipelineSpec, SpecError, TrainingSpec, TuningSpec
 from seqkeras.tagging.schemes import SCHEMES
 
 
@@ -100,7 +99,7 @@ class TaggingTuningSpec(TuningSpec):
 class Spec(PipelineSpec):
     """A sequence-tagging pipeline."""
 
-    unsupported_keys: ClassVar[tuple[str, ...]] = ()   # every shared key applies (mixed_bfloat16 too)
+    default_max_tokens = 512           # longer sentences are tagged on their first 512 tokens
 
     application: str = "tagging"
     data: DataSpec = dataclasses.field(default_factory=DataSpec)
@@ -121,7 +120,7 @@ class Spec(PipelineSpec):
             ("data.tag_format", d.tag_format, ("none",) + SCHEMES),
             ("data.tag_scheme", d.tag_scheme, ("none", "iob2", "bioes")),
             ("model.output", self.model.output, ("crf", "softmax")),
-            ("model.jit_compile", self.model.jit_compile, ("auto", "true", "false")),
+            ("model.jit_compile", self.model.jit_compile, tuple(JIT_COMPILE)),
         ])
         self.check_cells("model.cell", "model.char_cell")
         if not d.train:

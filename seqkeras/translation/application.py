@@ -25,7 +25,7 @@ from seqkeras.pipeline.application import Application
 from seqkeras.translation.data import TranslationData, build_data
 from seqkeras.translation.model import Translator, masked_accuracy, translation_loss
 from seqkeras.translation.server import TranslatorServer, translate
-from seqkeras.translation.spec import DEFAULT_MAX_SOURCE_TOKENS, Spec
+from seqkeras.translation.spec import Spec
 
 VALIDATION_NAMES = ("val", "valid", "dev")
 
@@ -43,7 +43,7 @@ def make_server(spec: Spec, model: Translator, data: TranslationData) -> Transla
                             length_penalty=d.length_penalty, max_length_a=d.max_length_a,
                             max_length_b=d.max_length_b, max_length_cap=d.max_length_cap,
                             max_beam_width=d.max_beam_width,
-                            max_source_tokens=spec.export.max_tokens or DEFAULT_MAX_SOURCE_TOKENS)
+                            max_source_tokens=spec.max_tokens)
 
 
 def _validation_file(train_file: pathlib.Path) -> pathlib.Path | None:

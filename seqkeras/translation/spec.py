@@ -125,7 +125,7 @@ class Spec(PipelineSpec):
     samples: int = 3                   # translations printed after `seqkeras run`
 
     # Every shared key is honoured (export.max_tokens: 0 = DEFAULT_MAX_SOURCE_TOKENS).
-    unsupported_keys = ()
+    default_max_tokens = DEFAULT_MAX_SOURCE_TOKENS
 
     def validate(self) -> None:
         super().validate()

@@ -100,6 +100,9 @@ class EpochSeed(keras.callbacks.Callback):
         super().__init__()
         self.variable = variable
 
+    def __deepcopy__(self, memo):  # keras-tuner deep-copies callbacks; share the variable
+        return EpochSeed(self.variable)
+
     def on_epoch_begin(self, epoch, logs=None):
         self.variable.assign(epoch)
         self.model.reset_speed()

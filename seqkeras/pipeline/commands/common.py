@@ -6,6 +6,10 @@ import argparse
 import json
 import tomllib
 
+from seqkeras.pipeline.registry import load_spec
+from seqkeras.pipeline.run_paths import RunPaths
+from seqkeras.pipeline.spec import SpecError
+
 
 def add_pipeline_arguments(parser: argparse.ArgumentParser, output: bool = False) -> None:
     parser.add_argument("pipeline", help="pipeline spec (.toml), e.g. pipelines/ptb_word_lm.toml")
@@ -35,9 +39,6 @@ def parse_overrides(items: list[str]) -> dict:
 
 def load(args, extra: dict | None = None):
     """The spec named by ``args.pipeline`` with ``--set`` and `extra` overrides."""
-    from seqkeras.pipeline.registry import load_spec
-    from seqkeras.pipeline.spec import SpecError
-
     overrides = {**parse_overrides(args.overrides), **(extra or {})}
     try:
         return load_spec(args.pipeline, overrides)
@@ -48,12 +49,11 @@ def load(args, extra: dict | None = None):
 def load_run(args, extra: dict | None = None):
     """``(spec with the tuned values, its Data, its RunPaths)`` for a command on a pipeline."""
     from seqkeras.pipeline import runner
-    from seqkeras.pipeline.run_paths import RunPaths
 
     spec = load(args, extra)
     paths = RunPaths.for_spec(spec, args.work_dir)
-    data = runner.build_data(spec, args.data_dir, paths)
-    return runner.apply_best_hyperparameters(spec, paths), data, paths
+    spec = runner.apply_best_hyperparameters(spec, paths)
+    return spec, runner.build_data(spec, args.data_dir, paths), paths
 
 
 def print_json(value) -> None:

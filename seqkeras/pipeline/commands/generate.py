@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import pathlib
 
+from seqkeras.pipeline.commands.common import load_run
+
 
 def configure(parser):
     parser.add_argument("target", help="saved_models/<name>[/<version>] or a pipeline .toml")
@@ -41,15 +43,12 @@ def main(args):
     if str(args.target).endswith(".toml"):
         from seqkeras.language_model import sample_text
         from seqkeras.pipeline import runner
-        from seqkeras.pipeline.commands.common import load
 
         args.pipeline, args.overrides = args.target, []
-        spec = load(args)
+        spec, data, paths = load_run(args)
         if spec.application != "language_model":
             raise SystemExit(f"error: `seqkeras generate` samples language models; {args.target} is a "
                              f"{spec.application!r} pipeline")
-        paths = runner.RunPaths.for_spec(spec, args.work_dir)
-        data = runner.build_data(spec, args.data_dir, paths)
         model = runner.load_trained(spec, data, paths)
         for prompt in prompts:
             print(sample_text(model, data.tokenizer, prompt, args.max_tokens, max(args.temperature, 1e-6),

@@ -8,6 +8,11 @@ scheme) and lists every other key at its default with a comment, so the next ste
 from __future__ import annotations
 
 import pathlib
+import tomllib
+
+from seqkeras.pipeline import registry
+from seqkeras.pipeline.spec import SpecError, parse_spec
+from seqkeras.pipeline.starter import starter_toml
 
 
 def configure(parser):
@@ -21,10 +26,6 @@ def configure(parser):
 
 
 def main(args):
-    from seqkeras.pipeline import registry
-    from seqkeras.pipeline.spec import SpecError
-    from seqkeras.pipeline.starter import starter_toml
-
     if args.application not in registry.names():
         raise SystemExit(f"error: unknown application {args.application!r}; one of {registry.names()}")
     for file in args.data:
@@ -34,11 +35,12 @@ def main(args):
     output = pathlib.Path(args.output or f"{name}.toml")
     if output.exists() and not args.force:
         raise SystemExit(f"error: {output} exists (use --force to overwrite)")
+    application = registry.get(args.application)
     try:
-        text = starter_toml(registry.get(args.application), args.data, name)
-        output.write_text(text, encoding="utf-8")
-        registry.load_spec(output)   # the written spec must load as it is
+        text = starter_toml(application, args.data, name)
+        parse_spec(application.spec_class, tomllib.loads(text), output)   # it must load as written
     except (ValueError, SpecError) as error:
         raise SystemExit(f"error: {error}") from None
+    output.write_text(text, encoding="utf-8")
     print(f"wrote {output}; next: seqkeras run {output} --data-dir .")
     return 0
