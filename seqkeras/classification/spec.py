@@ -6,8 +6,8 @@ Example TOML (see ``pipelines/sst2_sentiment.toml``)::
     name = "sst2_sentiment"
 
     [data]
-    train = "sst2/train.tsv.gz"         # relative to the data directory
-    validation = "sst2/valid.tsv"       # "" = a deterministic hash split of train
+    train = "sst2/train_clean.tsv.gz"   # relative to the data directory
+    validation = "sst2/valid_clean.tsv" # "" = a deterministic hash split of train
     format = "tsv"                      # "tsv" | "csv" (RFC 4180) | "last_tab" (UCI files)
     labels = ["0", "1"]
     class_names = ["negative", "positive"]
