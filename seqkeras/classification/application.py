@@ -24,7 +24,7 @@ class ClassificationApplication(Application):
     def build_data(self, spec, data_dir, run_dir) -> ClassificationData:
         """Labelled files → hash validation split → vocabulary (``run_dir/vocabulary.txt``)
         → length-bucketed ``(ids int64[B, T], label int32[B])`` batches."""
-        return build_data(spec, data_dir, None if run_dir is None else run_dir / "vocabulary.txt")
+        return build_data(spec, data_dir, run_dir)
 
     def build_model(self, spec, data) -> keras.Model:
         """The classifier ``int[B, T] → float32[B, C]``, compiled with sparse categorical

@@ -33,6 +33,7 @@ from seqkeras.encoders import load_word_vectors
 from seqkeras.pipeline.data import Data
 
 HASH_BUCKETS = 10_000
+VOCABULARY_FILE = "vocabulary.txt"
 
 
 def read_labelled(path: str | os.PathLike, format: str = "tsv", text_column: str = "sentence",
@@ -122,13 +123,17 @@ class ClassificationData(Data):
         return {**super().summary(), **counts}
 
 
-def build_data(spec, data_dir=None, vocabulary_path: str | os.PathLike | None = None) -> ClassificationData:
+def build_data(spec, data_dir: str | os.PathLike | None = None,
+               run_dir: pathlib.Path | None = None) -> ClassificationData:
     """Read, split, tokenize and batch a labelled corpus.
 
     Args:
         spec: a `seqkeras.classification.Spec`.
         data_dir: the data directory (``--data-dir``); None = `resolve_data_dir()`.
-        vocabulary_path: where the vocabulary is saved; loaded from there if present.
+        run_dir: the run directory: the vocabulary is loaded from
+            ``run_dir / "vocabulary.txt"`` if present (so that evaluation and export
+            use the training run's ids), else built and saved there; None = build it
+            and save nothing.
 
     Returns:
         `ClassificationData`: ``train`` / ``validation`` batches of
@@ -157,7 +162,8 @@ def build_data(spec, data_dir=None, vocabulary_path: str | os.PathLike | None = 
     _check_labels(str(validation_path), val_labels, known)
 
     tokenizer = make_tokenizer(d)
-    if vocabulary_path is not None and pathlib.Path(vocabulary_path).is_file():
+    vocabulary_path = None if run_dir is None else pathlib.Path(run_dir) / VOCABULARY_FILE
+    if vocabulary_path is not None and vocabulary_path.is_file():
         tokenizer.set_vocabulary(Vocabulary.load(vocabulary_path))
     else:
         tokenizer.adapt(tf.data.Dataset.from_tensor_slices(texts), min_count=d.min_count,
