@@ -27,13 +27,13 @@ import pathlib
 import numpy as np
 import tensorflow as tf
 
-from seqkeras.data import DataError, Vocabulary, WordTokenizer, classification_batches, labelled_text
+from seqkeras.data import DataError, WordTokenizer, classification_batches, labelled_text, load_or_fit
 from seqkeras.data.paths import expand_paths, resolve_path
 from seqkeras.encoders import load_word_vectors
 from seqkeras.pipeline.data import Data
+from seqkeras.pipeline.run_paths import VOCABULARY_FILE
 
 HASH_BUCKETS = 10_000
-VOCABULARY_FILE = "vocabulary.txt"
 
 
 def read_labelled(path: str | os.PathLike, format: str = "tsv", text_column: str = "sentence",
@@ -162,14 +162,11 @@ def build_data(spec, data_dir: str | os.PathLike | None = None,
     _check_labels(str(validation_path), val_labels, known)
 
     tokenizer = make_tokenizer(d)
-    vocabulary_path = None if run_dir is None else pathlib.Path(run_dir) / VOCABULARY_FILE
-    if vocabulary_path is not None and vocabulary_path.is_file():
-        tokenizer.set_vocabulary(Vocabulary.load(vocabulary_path))
-    else:
-        tokenizer.adapt(tf.data.Dataset.from_tensor_slices(texts), min_count=d.min_count,
-                        max_size=d.max_vocabulary or None)
-        if vocabulary_path is not None:
-            tokenizer.vocabulary.save(vocabulary_path)
+    vocabulary = load_or_fit(None if run_dir is None else pathlib.Path(run_dir) / VOCABULARY_FILE,
+                             lambda: tokenizer.adapt(tf.data.Dataset.from_tensor_slices(texts),
+                                                     min_count=d.min_count, max_size=d.max_vocabulary or None))
+    if tokenizer.vocabulary is None:  # loaded, not adapted
+        tokenizer.set_vocabulary(vocabulary)
 
     def batches(x, y, shuffle):
         pairs = tf.data.Dataset.from_tensor_slices((x, y))

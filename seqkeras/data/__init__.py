@@ -3,7 +3,8 @@
 * `paths`: the data directory setting (``--data-dir``, ``$SEQKERAS_DATA``, default).
 * `sources`: streaming tf.data readers for text, CoNLL, parallel, labelled, time
   series, interaction logs and TFDS.
-* `vocabulary`: `Vocabulary` counted from a stream, saved/loaded, looked up in-graph.
+* `vocabulary`: `Vocabulary` counted from a stream, saved/loaded, looked up in-graph;
+  `load_or_fit` (a run directory's saved vocabulary, else a fitted one saved there).
 * `tokenizers`: word, character and subword tokenizers usable in a SavedModel.
 * `builders`: task datasets (language model windows, classification, tagging,
   seq2seq, time-series windows, sessions).
@@ -20,4 +21,4 @@ from seqkeras.data.sources import (conll_sentences, interaction_log, labelled_te
                                    time_series_csv)
 from seqkeras.data.subwords import SubwordTokenizer, learn_wordpieces
 from seqkeras.data.tokenizers import CharacterTokenizer, Tokenizer, WordTokenizer
-from seqkeras.data.vocabulary import BOS, EOS, PAD, UNK, TokenLookup, Vocabulary
+from seqkeras.data.vocabulary import BOS, EOS, PAD, UNK, TokenLookup, Vocabulary, load_or_fit

@@ -15,7 +15,7 @@ from __future__ import annotations
 import collections
 import os
 import pathlib
-from typing import Iterable, Sequence
+from typing import Callable, Iterable, Sequence, TypeVar
 
 import keras
 import tensorflow as tf
@@ -238,6 +238,38 @@ class Vocabulary:
     def inverse_lookup_layer(self) -> "TokenLookup":
         """A layer mapping int64 ids back to token strings; unknown ids → ``<unk>``."""
         return TokenLookup(self.tokens, invert=True)
+
+
+T = TypeVar("T")
+
+
+def load_or_fit(path: str | os.PathLike | None, fit: Callable[[], T],
+                load: Callable[[pathlib.Path], T] = Vocabulary.load,
+                save: Callable[[T, pathlib.Path], object] = Vocabulary.save) -> T:
+    """The vocabulary saved at `path` if that file exists, else `fit()`'s, saved there.
+
+    This is how a run directory keeps its fitted preprocessing state: training fits
+    and saves it, and evaluation, export and resumed runs load the same ids back.
+
+    Args:
+        path: the file; None = always `fit()` and save nothing.
+        fit: builds the vocabulary (called only when `path` is not a file).
+        load, save: read / write the state (`Vocabulary.load` / `Vocabulary.save`;
+            other functions keep another kind of state, e.g. a tag list).
+
+    Example:
+        >>> vocab = load_or_fit(None, lambda: Vocabulary(["<pad>", "<unk>", "a"]))
+        >>> vocab.tokens
+        ['<pad>', '<unk>', 'a']
+    """
+    path = None if path is None else pathlib.Path(path)
+    if path is not None and path.is_file():
+        return load(path)
+    value = fit()
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        save(value, path)
+    return value
 
 
 @keras.saving.register_keras_serializable(package="seqkeras")

@@ -10,11 +10,12 @@ import pathlib
 import numpy as np
 import tensorflow as tf
 
-from seqkeras.data import (CharacterTokenizer, DataError, Vocabulary, WordTokenizer, language_model_windows,
+from seqkeras.data import (CharacterTokenizer, DataError, WordTokenizer, language_model_windows, load_or_fit,
                            resolve_path, text_lines, token_stream)
 from seqkeras.data.builders.language_model import collect_ids
 from seqkeras.data.vocabulary import EOS, PAD, UNK
 from seqkeras.pipeline.data import Data
+from seqkeras.pipeline.run_paths import VOCABULARY_FILE
 
 PACKAGE_PREFIX = "package:"
 
@@ -30,9 +31,6 @@ def resolve_corpus(name: str, data_dir: str | os.PathLike | None = None) -> str:
             raise DataError(str(path), None, f"no corpus {name!r} ships with seqkeras")
         return str(path)
     return str(resolve_path(name, data_dir))
-
-
-VOCABULARY_FILE = "vocabulary.txt"
 
 
 @dataclasses.dataclass(kw_only=True)
@@ -121,14 +119,12 @@ def build_data(spec, data_dir: str | os.PathLike | None = None,
         keep = count - max(1, int(round(count * spec.data.validation_fraction)))
         validation_lines = train_lines.skip(keep)
         train_lines = train_lines.take(keep)
-    vocabulary_path = None if run_dir is None else pathlib.Path(run_dir) / VOCABULARY_FILE
-    if vocabulary_path is not None and vocabulary_path.is_file():
-        tokenizer.set_vocabulary(Vocabulary.load(vocabulary_path))
-    else:
-        tokenizer.adapt(train_lines, min_count=spec.data.min_count,
-                        max_size=spec.data.max_vocabulary or None, reserved=reserved_tokens(spec))
-        if vocabulary_path is not None:
-            tokenizer.vocabulary.save(vocabulary_path)
+    vocabulary = load_or_fit(None if run_dir is None else pathlib.Path(run_dir) / VOCABULARY_FILE,
+                             lambda: tokenizer.adapt(train_lines, min_count=spec.data.min_count,
+                                                     max_size=spec.data.max_vocabulary or None,
+                                                     reserved=reserved_tokens(spec)))
+    if tokenizer.vocabulary is None:  # loaded, not adapted
+        tokenizer.set_vocabulary(vocabulary)
     train_ids = collect_ids(token_stream(train_lines, tokenizer))
     validation_ids = collect_ids(token_stream(validation_lines, tokenizer))
     if len(train_ids) == 0:

@@ -17,6 +17,8 @@ from __future__ import annotations
 import dataclasses
 import pathlib
 
+VOCABULARY_FILE = "vocabulary.txt"  # the main vocabulary of a run (`seqkeras.data.load_or_fit`)
+
 
 @dataclasses.dataclass
 class RunPaths:
@@ -34,7 +36,7 @@ class RunPaths:
     history = property(lambda self: self.root / "history.csv")
     learning_curve = property(lambda self: self.root / "learning_curve.png")
     weights = property(lambda self: self.root / "final.weights.h5")
-    vocabulary = property(lambda self: self.root / "vocabulary.txt")
+    vocabulary = property(lambda self: self.root / VOCABULARY_FILE)
     tuner = property(lambda self: self.root / "tuner")
     tuning_summary = property(lambda self: self.root / "tuning_summary.md")
     tuning_plot = property(lambda self: self.root / "tuning_trials.png")

@@ -10,8 +10,8 @@ sentences are cached in memory by the first pass) as ``({"tokens": int64[B, T], 
 int64[B, T, C]}, tags int32[B, T])``.
 
 Files of a run (in the run directory): ``vocabulary.txt`` (words), ``characters.txt``,
-``tags.txt`` — loaded instead of rebuilt when present, so that evaluation and export
-use the training run's ids.
+``tags.txt`` — each loaded instead of rebuilt when present (`seqkeras.data.load_or_fit`),
+so that evaluation and export use the training run's ids.
 """
 
 from __future__ import annotations
@@ -24,11 +24,12 @@ import re
 
 import tensorflow as tf
 
-from seqkeras.data import DataError, Vocabulary, conll_sentences, resolve_path, tagging_batches
+from seqkeras.data import DataError, Vocabulary, conll_sentences, load_or_fit, resolve_path, tagging_batches
 from seqkeras.data.builders.tagging import word_characters
 from seqkeras.data.sources import CONLL_FORMATS
 from seqkeras.data.validation import iter_lines
 from seqkeras.pipeline.data import Data
+from seqkeras.pipeline.run_paths import VOCABULARY_FILE
 from seqkeras.tagging.schemes import convert_tensor, split_tag
 
 SHUFFLE_BUFFER = 100_000  # sentences
@@ -111,7 +112,7 @@ def build_data(spec, data_dir: str | os.PathLike | None = None,
         spec: a `seqkeras.tagging.Spec`.
         data_dir: the data directory; None = `resolve_data_dir()`.
         run_dir: the run directory holding ``vocabulary.txt``, ``characters.txt`` and
-            ``tags.txt``; loaded when present, written otherwise; None = not persisted.
+            ``tags.txt``; each loaded when present, written otherwise; None = not persisted.
 
     Returns:
         `TaggingData` with the batches, vocabularies, tag list and counts.
@@ -135,27 +136,18 @@ def build_data(spec, data_dir: str | os.PathLike | None = None,
         validation_sentences, validation_tokens = count_sentences(validation)
         train_sentences, train_tokens = keep, train_tokens - validation_tokens
 
-    folder = pathlib.Path(run_dir) if run_dir is not None else None
+    run_file = lambda name: None if run_dir is None else pathlib.Path(run_dir) / name  # noqa: E731
+    tokens = train.map(lambda s: s["tokens"])
+    words = load_or_fit(run_file(VOCABULARY_FILE), lambda: Vocabulary.build(
+        tokens.map(lambda w: tf.strings.lower(w, encoding="utf-8")) if d.lowercase else tokens,
+        d.min_count, d.max_vocabulary or None))
+    chars = load_or_fit(run_file("characters.txt"), lambda: Vocabulary.build(
+        tokens.map(lambda words: word_characters(words, d.max_word_length))))
     data_tags = tag_inventory(train, validation)
-    if folder is not None and (folder / "vocabulary.txt").is_file():
-        words = Vocabulary.load(folder / "vocabulary.txt")
-        chars = Vocabulary.load(folder / "characters.txt")
-        tags = _load_list(folder / "tags.txt")
-        unknown = set(data_tags) - set(tags)
-        if unknown:
-            raise DataError(train_path, None, f"tags {sorted(unknown)} are not in the run's tags.txt")
-    else:
-        tokens = train.map(lambda s: s["tokens"])
-        words = Vocabulary.build(tokens.map(lambda w: tf.strings.lower(w, encoding="utf-8")) if d.lowercase
-                                 else tokens, d.min_count, d.max_vocabulary or None)
-
-        chars = Vocabulary.build(tokens.map(lambda words: word_characters(words, d.max_word_length)))
-        tags = data_tags
-        if folder is not None:
-            folder.mkdir(parents=True, exist_ok=True)
-            words.save(folder / "vocabulary.txt")
-            chars.save(folder / "characters.txt")
-            _save_list(tags, folder / "tags.txt")
+    tags = load_or_fit(run_file("tags.txt"), lambda: data_tags, load=_load_list, save=_save_list)
+    unknown = set(data_tags) - set(tags)
+    if unknown:
+        raise DataError(train_path, None, f"tags {sorted(unknown)} are not in the run's tags.txt")
 
     # The shuffle holds up to SHUFFLE_BUFFER sentences (all of UD EWT, CoNLL-2003 and
     # WikiANN). Character ids are always in the batches (a model without character features

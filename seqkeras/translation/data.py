@@ -11,17 +11,18 @@ the references that sacrebleu scores against).
 from __future__ import annotations
 
 import dataclasses
+import functools
 import pathlib
 
 import tensorflow as tf
 
-from seqkeras.data import SubwordTokenizer, Vocabulary, parallel_lines, resolve_path, seq2seq_batches
+from seqkeras.data import SubwordTokenizer, Vocabulary, load_or_fit, parallel_lines, resolve_path, seq2seq_batches
 from seqkeras.data.vocabulary import BOS, EOS, PAD, UNK
 from seqkeras.pipeline.data import Data
+from seqkeras.pipeline.run_paths import VOCABULARY_FILE
 from seqkeras.pipeline.spec import SpecError
 
 RESERVED = (PAD, UNK, BOS, EOS)
-VOCABULARY_FILE = "vocabulary.txt"
 
 
 @dataclasses.dataclass(kw_only=True)
@@ -90,9 +91,9 @@ def build_data(spec, data_dir=None, run_dir: pathlib.Path | None = None) -> Tran
         spec: a `seqkeras.translation.Spec`.
         data_dir: the data directory (``--data-dir``).
         run_dir: the run directory; the target vocabulary is ``vocabulary.txt`` there
-            (the source's sits beside it, see `vocabulary_paths`), loaded when present
-            so that evaluation and export use the training run's ids. None = learn
-            the vocabularies and do not save them.
+            (the source's sits beside it, see `vocabulary_paths`), each loaded when
+            present (else learned and saved there) so that evaluation and export use
+            the training run's ids. None = learn the vocabularies and do not save them.
 
     Returns:
         `TranslationData`: ``train`` / ``validation`` teacher-forcing batches
@@ -115,14 +116,10 @@ def build_data(spec, data_dir=None, run_dir: pathlib.Path | None = None) -> Tran
     source_file = target_file = None
     if run_dir is not None:
         source_file, target_file = vocabulary_paths(spec, pathlib.Path(run_dir) / VOCABULARY_FILE)
-    if source_file is not None and source_file.is_file() and target_file.is_file():
-        source_tok = _tokenizer(spec, Vocabulary.load(source_file))
-        target_tok = source_tok if d.vocabulary == "shared" else _tokenizer(spec, Vocabulary.load(target_file))
-    else:
-        source_tok, target_tok = train_tokenizers(spec, train_pairs)
-        if target_file is not None:
-            target_tok.vocabulary.save(target_file)
-            source_tok.vocabulary.save(source_file)
+    trained = functools.cache(lambda: train_tokenizers(spec, train_pairs))  # learned at most once
+    target_tok = _tokenizer(spec, load_or_fit(target_file, lambda: trained()[1].vocabulary))
+    source_tok = target_tok if d.vocabulary == "shared" else _tokenizer(
+        spec, load_or_fit(source_file, lambda: trained()[0].vocabulary))
 
     train = seq2seq_batches(train_pairs, source_tok, target_tok, t.batch_size, max_length=d.max_length,
                             pool_batches=d.bucket_pool or None, shuffle_buffer=d.shuffle_buffer, seed=t.seed,

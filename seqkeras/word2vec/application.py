@@ -20,6 +20,7 @@ from seqkeras.data import Vocabulary, resolve_data_dir
 from seqkeras.data.validation import open_binary
 from seqkeras.pipeline.application import Application
 from seqkeras.pipeline.data import Data
+from seqkeras.pipeline.run_paths import VOCABULARY_FILE
 from seqkeras.pipeline.spec import with_overrides
 from seqkeras.pipeline.tuning import SpecHyperModel
 from seqkeras.word2vec.data import SkipGramConfig, build_vocabulary, corpus_lines, skipgram_batches
@@ -138,7 +139,7 @@ class Word2VecApplication(Application):
         vocab, stats = build_vocabulary(lines, spec.data.min_count, spec.data.max_vocabulary or None,
                                         spec.data.standardize, source=", ".join(spec.data.sources))
         if run_dir is not None:
-            vocab.save(pathlib.Path(run_dir) / "vocabulary.txt")
+            vocab.save(pathlib.Path(run_dir) / VOCABULARY_FILE)
         epoch = tf.Variable(0, dtype=tf.int64, trainable=False, name="word2vec_epoch")
         return Word2VecData(train=training_batches(spec, lines, vocab, epoch), vocabulary=vocab,
                             lines_dataset=lines, epoch=epoch, vocabulary_size=len(vocab), lines=stats.lines,

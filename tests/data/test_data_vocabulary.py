@@ -5,7 +5,7 @@ import collections
 import pytest
 import tensorflow as tf
 
-from seqkeras.data import DataError, Vocabulary
+from seqkeras.data import DataError, Vocabulary, load_or_fit
 
 SENTENCES = [["b", "a", "c"], ["a", "b"], ["a", "d", "<unk>"]]
 
@@ -90,3 +90,30 @@ def test_lookup_layer_exports_in_a_saved_model(tmp_path):
     del module
     loaded = tf.saved_model.load(str(tmp_path / "m"))
     assert loaded.serve(tf.constant(["a", "nope"])).numpy().tolist() == [vocab.id("a"), 1]
+
+
+def test_load_or_fit_fits_and_saves_when_absent_then_loads_without_fitting(tmp_path):
+    path = tmp_path / "run" / "vocabulary.txt"
+    fitted = Vocabulary.build(ragged_dataset())
+    assert load_or_fit(path, lambda: fitted) is fitted
+    assert Vocabulary.load(path) == fitted
+
+    def fit():
+        raise AssertionError("fit called although the file exists")
+
+    assert load_or_fit(path, fit) == fitted
+
+
+def test_load_or_fit_without_a_path_never_writes(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    fitted = Vocabulary.build(ragged_dataset())
+    assert load_or_fit(None, lambda: fitted) is fitted
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_load_or_fit_with_other_load_and_save(tmp_path):
+    path = tmp_path / "tags.txt"
+    save = lambda tags, p: p.write_text("\n".join(tags))  # noqa: E731
+    load = lambda p: p.read_text().split("\n")  # noqa: E731
+    assert load_or_fit(path, lambda: ["O", "PER"], load=load, save=save) == ["O", "PER"]
+    assert load_or_fit(path, lambda: [], load=load, save=save) == ["O", "PER"]
