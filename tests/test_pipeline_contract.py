@@ -127,3 +127,22 @@ def test_exporter_requires_a_warmup_request_per_signature(tmp_path):
     with pytest.raises(ValueError, match="sends nothing to"):
         Silent().export(tmp_path, "silent")
     assert not (tmp_path / "silent").exists() or not any((tmp_path / "silent").iterdir())
+
+
+def test_tuning_trials_follow_the_spec_schedule():
+    import keras
+    import keras_tuner
+
+    from seqkeras.pipeline.spec import with_overrides
+    from seqkeras.pipeline.tuning import SpecHyperModel
+
+    spec = with_overrides(ToySpec(), {"training.schedule.kind": "zaremba", "training.schedule.decay": 0.5,
+                                      "training.schedule.decay_after": 1, "training.max_minutes": 1e-9,
+                                      "tuning.epochs": 3})
+    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+    model.compile(optimizer=keras.optimizers.SGD(0.1), loss="mse")
+    x, y = np.ones((8, 2), np.float32), np.ones((8, 1), np.float32)
+    history = SpecHyperModel(Toy(), spec, data=None).fit(keras_tuner.HyperParameters(), model, x=x, y=y,
+                                                        epochs=3, verbose=0)
+    assert len(history.history["loss"]) == 3                       # the training time budget does not stop a trial
+    assert np.isclose(float(model.optimizer.learning_rate), 0.1 * 0.5 ** 2)

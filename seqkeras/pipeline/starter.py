@@ -64,6 +64,9 @@ def _section(spec: PipelineSpec, owner, prefix: str) -> list[str]:
             tables.append((dotted, value))
         else:
             scalars.append((field.name, value, comments.get(field.name, "")))
+    if not prefix:
+        # The user's own sections first: what the data is and which model reads it.
+        tables.sort(key=lambda table: ("data", "model").index(table[0]) if table[0] in ("data", "model") else 2)
     for key, value, comment in scalars:
         line = f"{key} = {_value(value)}"
         lines.append(f"{line:<40} # {comment}" if comment else line)

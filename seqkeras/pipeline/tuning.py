@@ -12,13 +12,16 @@ again resumes (finished trials are kept, the interrupted one is rerun).
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import time
 
+import keras
 import keras_tuner
 
 from seqkeras.pipeline.spec import get_key, with_overrides
+from seqkeras.pipeline.training import schedule_callbacks
 
 
 class SpecHyperModel(keras_tuner.HyperModel):
@@ -55,6 +58,15 @@ class SpecHyperModel(keras_tuner.HyperModel):
 
     def build(self, hp):
         return self.application.make_model(with_overrides(self.spec, self.values(hp)), self.data)
+
+    def fit(self, hp, model, *args, **kwargs):
+        """Train one trial with the trial spec's learning-rate schedule, spanning the
+        trial's epochs (the time budget and early stopping belong to the final training)."""
+        trial = with_overrides(self.spec, self.values(hp)).training
+        trial = dataclasses.replace(trial, epochs=self.spec.tuning.epochs, max_minutes=0.0, early_stopping=0)
+        base_rate = float(keras.ops.convert_to_numpy(model.optimizer.learning_rate))
+        kwargs["callbacks"] = [*kwargs.get("callbacks", []), *schedule_callbacks(trial, base_rate)]
+        return model.fit(*args, **kwargs)
 
 
 def make_tuner(spec, hypermodel, directory, project_name: str = "search"):
