@@ -168,23 +168,23 @@ def build_data(spec, data_dir: str | os.PathLike | None = None,
     if tokenizer.vocabulary is None:  # loaded, not adapted
         tokenizer.set_vocabulary(vocabulary)
 
-    def batches(x, y, shuffle):
+    def batches(x, y, training):
         pairs = tf.data.Dataset.from_tensor_slices((x, y))
         return classification_batches(pairs, tokenizer, t.batch_size, labels=known,
                                       max_length=d.max_length or None, pool_batches=d.pool_batches or None,
-                                      shuffle_buffer=d.shuffle_buffer if shuffle else None,
-                                      seed=t.seed, cache=True)
+                                      shuffle_buffer=d.shuffle_buffer if training else None,
+                                      seed=t.seed, cache=True, length_weight=d.length_weight if training else 0.0)
 
     embeddings, pretrained_words = None, 0
     if spec.model.pretrained_embeddings:
         vectors = resolve_path(spec.model.pretrained_embeddings, data_dir)
         embeddings, pretrained_words = load_word_vectors(vectors, tokenizer.vocabulary, seed=t.seed)
         print(f"pretrained embeddings: {pretrained_words} of {len(tokenizer.vocabulary)} words found in {vectors}")
-    train = batches(texts, labels, shuffle=True)
+    train = batches(texts, labels, training=True)
     if t.steps_per_epoch:
         train = train.repeat()
     return ClassificationData(
-        train=train, validation=batches(val_texts, val_labels, shuffle=False), tokenizer=tokenizer,
+        train=train, validation=batches(val_texts, val_labels, training=False), tokenizer=tokenizer,
         vocabulary_size=len(tokenizer.vocabulary), num_classes=len(known), labels=known,
         class_names=list(d.class_names) or known,
         train_examples=int(len(texts)), validation_examples=int(len(val_texts)),

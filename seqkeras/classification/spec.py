@@ -52,6 +52,8 @@ class DataSpec:
     max_length: int = 0                # keep the first this-many tokens in training; 0 = all (serving:
                                        # export.max_tokens, whose 0 means this value, else 2048)
     shuffle_buffer: int = 20000
+    length_weight: float = 0.0         # p > 0: weight training examples by tokens^p (mean 1), towards
+                                       # whole sentences when training on phrases (SST); 0 = off
     pool_batches: int = 32             # length bucketing: sort pools of this many batches; 0 = off
 
 
@@ -114,7 +116,7 @@ class Spec(PipelineSpec):
                             "model.output_dropout")
         self.check_at_least(1, "model.layers", "model.units", "model.embedding_dim", "data.min_count")
         self.check_at_least(0, "model.attention_units", "data.max_length", "data.max_vocabulary",
-                            "data.shuffle_buffer", "data.pool_batches")
+                            "data.shuffle_buffer", "data.pool_batches", "data.length_weight")
         if not d.validation and not 0.0 < d.validation_fraction < 1.0:
             raise SpecError(self.source, "data.validation_fraction",
                             f"must be in (0, 1) when no validation file is given, received {d.validation_fraction}")

@@ -92,6 +92,17 @@ def test_classification_batches_pad_bucket_and_keep_every_example():
     assert all((a[0] == b[0]).all() for a, b in zip(batches, again))
 
 
+def test_classification_length_weights_are_tokens_to_the_power_with_mean_one():
+    texts = [" ".join(["w"] * n) for n in (1, 2, 4, 8, 0)]
+    tokenizer = word_tokenizer(texts)
+    pairs = tf.data.Dataset.from_tensor_slices((texts, ["0"] * 5))
+    ids, _, weights = next(iter(classification_batches(pairs, tokenizer, 5, labels=["0"], pool_batches=None,
+                                                       length_weight=0.5)))
+    lengths = np.maximum((ids.numpy() != 0).sum(1), 1)          # an empty text counts as one token
+    expected = lengths ** 0.5 / np.mean(lengths ** 0.5)
+    np.testing.assert_allclose(weights.numpy(), expected, rtol=1e-6)
+
+
 def test_classification_max_length_and_integer_labels():
     tokenizer = word_tokenizer(["a b c d"])
     pairs = tf.data.Dataset.from_tensor_slices((["a b c d", "d"], [1, 0]))

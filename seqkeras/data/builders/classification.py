@@ -14,8 +14,9 @@ def classification_batches(pairs: tf.data.Dataset, tokenizer: Tokenizer, batch_s
                            labels: Sequence[str] | None = None, max_length: int | None = None,
                            pool_batches: int | None = 32,
                            shuffle_buffer: int | None = None, seed: int | None = None,
-                           cache: bool = False) -> tf.data.Dataset:
-    """(text, label) pairs → padded ``(ids int64[B, T], label int32[B])`` batches.
+                           cache: bool = False, length_weight: float = 0.0) -> tf.data.Dataset:
+    """(text, label) pairs → padded ``(ids int64[B, T], label int32[B])`` batches, or
+    ``(ids, label, weight float32[B])`` with `length_weight`.
 
     Args:
         pairs: ``(text string[], label)`` elements, e.g. from `labelled_text` or
@@ -31,12 +32,18 @@ def classification_batches(pairs: tf.data.Dataset, tokenizer: Tokenizer, batch_s
         seed: seed of the example shuffle and of the batch order within pools.
         cache: cache the tokenized pools in memory after the first epoch (the
             example shuffle then happens once, before the cache).
+        length_weight: p > 0 weights each example by (its token count)^p, scaled to
+            mean 1 within each pool (Keras sample weights): with a corpus of phrases
+            and sentences, training leans towards the longer, sentence-like examples.
     """
     def encode(texts, raw_labels):
         ids = tokenizer(texts)
         if max_length:
             ids = ids[:, :max_length]
-        return ids, label_ids(labels, raw_labels)
+        if not length_weight:
+            return ids, label_ids(labels, raw_labels)
+        weights = tf.pow(tf.maximum(tf.cast(ids.row_lengths(), tf.float32), 1.0), length_weight)
+        return ids, label_ids(labels, raw_labels), weights / tf.reduce_mean(weights)
 
     pools = shuffled(pairs, shuffle_buffer, seed).batch(pool_size(batch_size, pool_batches))
     pools = pools.map(encode, num_parallel_calls=tf.data.AUTOTUNE)
