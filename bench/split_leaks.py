@@ -110,6 +110,16 @@ def classification_split(spec, data_dir) -> Split:
     return Split(decode(texts), decode(val_texts), contained=True, near=True, notes=[how])
 
 
+def held_out(read, data_spec, unit: str) -> tuple[list, list, str]:
+    """(train, validation, how): the spec's validation file, or the last
+    ``validation_fraction`` of the training `unit`s, rounded as the pipelines round it."""
+    train = read(data_spec.train)
+    if data_spec.validation:
+        return train, read(data_spec.validation), f"validation file {data_spec.validation}"
+    keep = len(train) - max(1, int(round(len(train) * data_spec.validation_fraction)))
+    return train[:keep], train[keep:], f"last {data_spec.validation_fraction:g} of the {unit}"
+
+
 def tagging_split(spec, data_dir) -> Split:
     """Sentences' token sequences: the validation file, or the last fraction of the sentences."""
     d = spec.data
@@ -118,12 +128,7 @@ def tagging_split(spec, data_dir) -> Split:
         rows = read_sentences(resolve_path(name, data_dir), d.format, d.token_column, d.tag_column)
         return [normalize(" ".join(t.decode("utf-8") for t in s["tokens"])) for s in rows.as_numpy_iterator()]
 
-    train = sentences(d.train)
-    if d.validation:
-        validation, how = sentences(d.validation), f"validation file {d.validation}"
-    else:
-        keep = len(train) - max(1, int(round(len(train) * d.validation_fraction)))
-        train, validation, how = train[:keep], train[keep:], f"last {d.validation_fraction:g} of the sentences"
+    train, validation, how = held_out(sentences, d, "sentences")
     return Split(train, validation, contained=True, near=False, notes=[how])
 
 
@@ -153,12 +158,7 @@ def language_model_split(spec, data_dir) -> Split:
             return [w for w in "".join(line.split()).split("_") if w]
         return line.split()
 
-    train = lines(d.train)
-    if d.validation:
-        validation, how = lines(d.validation), f"validation file {d.validation}"
-    else:
-        keep = len(train) - max(1, int(round(len(train) * d.validation_fraction)))
-        train, validation, how = train[:keep], train[keep:], f"last {d.validation_fraction:g} of the lines"
+    train, validation, how = held_out(lines, d, "lines")
     long_lines = [normalize(line) for line in validation if len(words(line)) >= LM_MIN_WORDS]
     counted = f"{len(long_lines):,} of {len(validation):,} validation lines have >= {LM_MIN_WORDS} words"
     return Split([normalize(line) for line in train], long_lines, contained=False, near=False, notes=[how, counted])
