@@ -201,6 +201,43 @@ batch_size = 16
 """ + _tuning('"training.learning_rate" = [0.01, 0.02]')
 
 
+def forecasting(data: pathlib.Path) -> str:
+    rng = np.random.default_rng(0)
+    lines = ["No,year,month,day,hour,level,temp,wind"]
+    for i in range(40 * 24):
+        day, hour = divmod(i, 24)
+        level = 50 + 20 * np.sin(2 * np.pi * hour / 24) + rng.normal(0, 3)
+        text = "NA" if i % 97 == 5 else f"{level:.1f}"
+        lines.append(f"{i + 1},2020,{1 + day // 31},{1 + day % 31},{hour},{text},{rng.normal(5, 2):.2f},"
+                     f"{rng.choice(['NE', 'NW', 'cv'])}")
+    (data / "series.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return """
+application = "forecasting"
+name = "contract_forecasting"
+[data]
+path = "series.csv"
+time_columns = ["year", "month", "day", "hour"]
+frequency = "hour"
+target = "level"
+covariates = ["temp"]
+categorical = ["wind"]
+calendar = ["hour", "day_of_week"]
+validation_start = "2020-02-02"
+test_start = "2020-02-06"
+history = 24
+horizon = 6
+[model]
+cell = "gru"
+units = 8
+[evaluation]
+stride = 5
+[training]
+epochs = 1
+batch_size = 32
+steps_per_epoch = 4
+""" + _tuning('"model.head" = ["direct", "decoder"]')
+
+
 FIXTURES = {
     "language_model": language_model,
     "classification": classification,
@@ -208,4 +245,5 @@ FIXTURES = {
     "translation": translation,
     "word2vec": word2vec,
     "long_range": long_range,
+    "forecasting": forecasting,
 }

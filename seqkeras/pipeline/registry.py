@@ -24,6 +24,7 @@ BUILTIN = {
     "translation": "seqkeras.translation:TranslationApplication",
     "word2vec": "seqkeras.word2vec:Word2VecApplication",
     "long_range": "seqkeras.tasks.application:LongRangeApplication",
+    "forecasting": "seqkeras.forecasting:ForecastingApplication",
 }
 _REGISTRY: dict[str, str] = dict(BUILTIN)
 

@@ -68,7 +68,8 @@ def column_index(column: int | str, header: list[str] | None, path: pathlib.Path
 
 def csv_rows(path: pathlib.Path, delimiter: str, quoting: bool, encoding_errors: str):
     """Yield ``(line_number, fields)`` with RFC-4180 quoting or a plain split."""
-    stream = io.TextIOWrapper(validation.open_binary(path), encoding="utf-8",
+    # utf-8-sig: a byte-order mark (Excel writes one) is not part of the first header name.
+    stream = io.TextIOWrapper(validation.open_binary(path), encoding="utf-8-sig",
                               errors=encoding_errors, newline="")
     with stream:
         if quoting:
