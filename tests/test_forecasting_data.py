@@ -152,3 +152,21 @@ def test_real_series_pm25_and_melbourne():
     data = build_data(melbourne, SHARED.parent)
     assert data.inserted_rows == 2 and data.bounds[2] == 3652
     assert str(data.series.times[data.bounds[0]]) == "1989-01-01T00"
+
+
+def test_init_guesses_the_columns_and_spans_of_a_series(tmp_path, monkeypatch):
+    from seqkeras import cli
+    from seqkeras.pipeline import load_spec
+
+    hourly = write_hourly(tmp_path / "hourly.csv")
+    daily = tmp_path / "daily.csv"
+    daily.write_text('"Date","Temp"\n' + "".join(f'"2001-01-{d:02d}",{d}\n' for d in range(1, 32)))
+    monkeypatch.chdir(tmp_path)
+    for path, name in ((hourly, "h"), (daily, "d")):
+        assert cli.main(["init", "forecasting", "--data", str(path), "--name", name]) == 0
+    h, d = load_spec(tmp_path / "h.toml"), load_spec(tmp_path / "d.toml")
+    assert (h.data.time_columns, h.data.frequency, h.data.target, h.data.covariates, h.data.categorical) == \
+        (["year", "month", "day", "hour"], "hour", "y", ["x"], ["c"])
+    assert (h.data.validation_start, h.data.test_start) == ("2020-01-03", "2020-01-04")
+    assert (d.data.time_columns, d.data.frequency, d.data.target) == (["Date"], "day", "Temp")
+    assert (d.data.validation_start, d.data.test_start) == ("2001-01-22", "2001-01-27")

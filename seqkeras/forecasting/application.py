@@ -24,7 +24,7 @@ from seqkeras.forecasting.model import ForecastLoss, MaskedMAE, build_forecaster
 from seqkeras.forecasting.server import ForecastServer
 from seqkeras.forecasting.spec import Spec
 from seqkeras.pipeline.application import Application
-from seqkeras.pipeline.spec import JIT_COMPILE, with_overrides
+from seqkeras.pipeline.spec import JIT_COMPILE
 from seqkeras.pipeline.tuning import SpecHyperModel
 
 PREDICT_BATCH = 512
@@ -57,8 +57,9 @@ class ForecastingApplication(Application):
         return model
 
     def hypermodel(self, spec, data):
-        """The spec's search space, where a trial may also change ``data.history``."""
-        return ForecastHyperModel(self, spec, data)
+        """The spec's search space; a trial that changes ``data.history`` (or the batch
+        size) re-cuts the windows from the rows already read (`with_windows`)."""
+        return SpecHyperModel(self, spec, data, rebuild=with_windows)
 
     def evaluate(self, spec, model, data) -> dict[str, float]:
         """Model and baselines over the rolling origins of ``evaluation.span``: prints the
@@ -120,33 +121,6 @@ class ForecastingApplication(Application):
         """``data.path``, the time columns, frequency, target, covariates and the spans
         (70 % / 15 % / 15 % of the rows) of the user's CSV file."""
         return starter_keys(data_files[0])
-
-
-class ForecastHyperModel(SpecHyperModel):
-    """`SpecHyperModel` whose trials may change the history length: each such trial is
-    built for, and trained and validated on, windows of its own length (cut from the
-    rows already read; the horizon and the validation origins stay the same)."""
-
-    def __init__(self, application, spec, data, name=None, tunable=True):
-        super().__init__(application, spec, data, name=name, tunable=tunable)
-        self._windows = {data.history: data}
-
-    def trial(self, hp) -> tuple[Spec, ForecastData]:
-        spec = with_overrides(self.spec, self.values(hp))
-        if spec.data.history not in self._windows:
-            self._windows[spec.data.history] = with_windows(spec, self.data)
-        return spec, self._windows[spec.data.history]
-
-    def build(self, hp):
-        spec, data = self.trial(hp)
-        return self.application.make_model(spec, data)
-
-    def fit(self, hp, model, *args, **kwargs):
-        _, data = self.trial(hp)
-        if data is not self.data:
-            kwargs["x"] = data.train.repeat() if kwargs.get("steps_per_epoch") else data.train
-            kwargs["validation_data"] = data.validation
-        return super().fit(hp, model, *args, **kwargs)
 
 
 def predict(model: keras.Model, windows: np.ndarray) -> np.ndarray:

@@ -24,21 +24,30 @@ from seqkeras.pipeline.spec import get_key, with_overrides
 from seqkeras.pipeline.training import schedule_callbacks
 
 
+# Tuned keys that change the batches rather than the model.
+DATA_KEY_PREFIXES = ("data.", "training.batch_size")
+
+
 class SpecHyperModel(keras_tuner.HyperModel):
     """A keras-tuner HyperModel whose hyperparameters are dotted keys of a spec.
 
     Args:
         application: the `Application` (its `make_model` builds each trial's model).
         spec: the base spec; ``spec.tuning.space`` is the search space.
-        data: the `Data` the models are trained on (fixed across trials: do not
-            tune keys that change the data, such as the batch size).
+        data: the `Data` the models are trained on.
+        rebuild: ``(trial spec, data) → Data`` for trials that tune keys changing the
+            batches (``data.*``, ``training.batch_size``): the trial's model is built for,
+            trained and validated on its own batches (cached per distinct value). None:
+            the data stays fixed across trials, so such keys must not be tuned.
     """
 
-    def __init__(self, application, spec, data, name=None, tunable=True):
+    def __init__(self, application, spec, data, name=None, tunable=True, rebuild=None):
         super().__init__(name=name, tunable=tunable)
         self.application = application
         self.spec = spec
         self.data = data
+        self.rebuild = rebuild
+        self._batches = {}
 
     def values(self, hp: keras_tuner.HyperParameters) -> dict:
         """Declare the space on `hp` and return this trial's ``{dotted key: value}``."""
@@ -56,14 +65,31 @@ class SpecHyperModel(keras_tuner.HyperModel):
                 values[key] = hp.Float(key, float(low), float(high), step=space.get("step"), sampling=sampling)
         return values
 
+    def trial(self, hp):
+        """``(trial spec, its Data)``."""
+        values = self.values(hp)
+        spec = with_overrides(self.spec, values)
+        changed = tuple(sorted((k, repr(v)) for k, v in values.items()
+                               if k.startswith(DATA_KEY_PREFIXES) and v != get_key(self.spec, k)))
+        if not changed or self.rebuild is None:
+            return spec, self.data
+        if changed not in self._batches:
+            self._batches[changed] = self.rebuild(spec, self.data)
+        return spec, self._batches[changed]
+
     def build(self, hp):
-        return self.application.make_model(with_overrides(self.spec, self.values(hp)), self.data)
+        return self.application.make_model(*self.trial(hp))
 
     def fit(self, hp, model, *args, **kwargs):
-        """Train one trial with the trial spec's learning-rate schedule, spanning the
-        trial's epochs (the time budget and early stopping belong to the final training)."""
-        trial = with_overrides(self.spec, self.values(hp)).training
-        trial = dataclasses.replace(trial, epochs=self.spec.tuning.epochs, max_minutes=0.0, early_stopping=0)
+        """Train one trial on its batches with the trial spec's learning-rate schedule,
+        spanning the trial's epochs (the time budget and early stopping belong to the
+        final training)."""
+        spec, data = self.trial(hp)
+        if data is not self.data:
+            kwargs["x"] = data.train.repeat() if kwargs.get("steps_per_epoch") else data.train
+            kwargs["validation_data"] = data.validation
+        trial = dataclasses.replace(spec.training, epochs=self.spec.tuning.epochs, max_minutes=0.0,
+                                    early_stopping=0)
         base_rate = float(keras.ops.convert_to_numpy(model.optimizer.learning_rate))
         kwargs["callbacks"] = [*kwargs.get("callbacks", []), *schedule_callbacks(trial, base_rate)]
         return model.fit(*args, **kwargs)
