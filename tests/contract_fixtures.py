@@ -235,7 +235,33 @@ stride = 5
 epochs = 1
 batch_size = 32
 steps_per_epoch = 4
-""" + _tuning('"model.head" = ["direct", "decoder"]')
+""" + _tuning('"model.head" = ["direct", "decoder"]\n"data.history" = [12, 24]')
+
+
+def recommendation(data: pathlib.Path) -> str:
+    rng = random.Random(0)
+    lines = []
+    for user in range(1, 41):
+        item, time = rng.randint(1, 30), 1000 * user
+        for _ in range(rng.randint(3, 12)):
+            lines.append(f"{user}\t{item * 7}\t{rng.randint(1, 5)}\t{time}")
+            item, time = item % 30 + 1, time + rng.choice([0, 60])     # ties in time keep file order
+    rng.shuffle(lines)
+    (data / "u.data").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return """
+application = "recommendation"
+name = "contract_recommendation"
+[data]
+path = "u.data"
+max_history = 8
+[model]
+cell = "gru"
+units = 8
+embedding_dim = 8
+[training]
+epochs = 1
+batch_size = 16
+""" + _tuning('"model.loss" = ["softmax", "bpr_max"]\n"data.max_history" = [4, 8]')
 
 
 FIXTURES = {
@@ -246,4 +272,5 @@ FIXTURES = {
     "word2vec": word2vec,
     "long_range": long_range,
     "forecasting": forecasting,
+    "recommendation": recommendation,
 }

@@ -25,6 +25,7 @@ BUILTIN = {
     "word2vec": "seqkeras.word2vec:Word2VecApplication",
     "long_range": "seqkeras.tasks.application:LongRangeApplication",
     "forecasting": "seqkeras.forecasting:ForecastingApplication",
+    "recommendation": "seqkeras.recommendation:RecommendationApplication",
 }
 _REGISTRY: dict[str, str] = dict(BUILTIN)
 
