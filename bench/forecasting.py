@@ -72,7 +72,6 @@ timings and the checks).
 from __future__ import annotations
 
 import argparse
-import contextlib
 import dataclasses
 import json
 import logging
@@ -89,7 +88,10 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
+from harness import limit_threads, markdown_table, versions  # noqa: E402
 from seqkeras.forecasting import evaluation  # noqa: E402
+
+PEER_PACKAGES = ("torch", "darts", "pytorch-lightning", "statsmodels", "pandas")
 
 try:                                          # Darts' trainer; without it the statsmodels peers still run
     from pytorch_lightning import Callback as LightningCallback
@@ -143,22 +145,6 @@ def parse_args(argv=None):
         args.speed_batches = min(args.speed_batches, QUICK["speed_batches"])
         args.warmup_batches = min(args.warmup_batches, QUICK["warmup_batches"])
     return args
-
-
-def limit_threads(threads: int):
-    """TensorFlow, torch and the BLAS libraries on `threads` threads (before TensorFlow's
-    first op); returns the threadpoolctl limit to hold for the run."""
-    import tensorflow as tf
-    from threadpoolctl import threadpool_limits
-
-    tf.config.threading.set_intra_op_parallelism_threads(threads)
-    tf.config.threading.set_inter_op_parallelism_threads(threads)
-    with contextlib.suppress(ImportError):      # no torch: the Darts peers are skipped
-        import torch
-
-        torch.set_num_threads(threads)
-        torch.set_num_interop_threads(threads)
-    return threadpool_limits(threads)
 
 
 # ----------------------------------------------------------------------------- setting
@@ -678,27 +664,14 @@ def model_report(paths: list[str], bench: Bench, results: dict) -> tuple[dict | 
 
 
 def timing_table(peers: list[Peer]) -> str:
-    lines = ["| forecaster | fit s | forecast s | protocol |", "|---|---|---|---|"]
-    lines += [f"| {p.name} | {p.fit_seconds:.1f} | {p.forecast_seconds:.1f} | {p.protocol} |" for p in peers]
-    return "\n".join(lines)
+    return markdown_table(["forecaster", "fit s", "forecast s", "protocol"],
+                          [[p.name, f"{p.fit_seconds:.1f}", f"{p.forecast_seconds:.1f}", p.protocol] for p in peers])
 
 
 def speed_table(rows: list[dict]) -> str:
-    lines = ["| model | parameters | windows/s | × plain keras |", "|---|---|---|---|"]
-    lines += [f"| {r['model']} | {r['parameters']:,} | {r['windows_per_second']:.0f} | "
-              f"{r['ratio_to_plain_keras']:.2f} |" for r in rows]
-    return "\n".join(lines)
-
-
-def versions() -> dict:
-    import importlib.metadata as metadata
-
-    found = {}
-    for name in ("seqkeras", "tensorflow", "keras", "torch", "darts", "pytorch-lightning", "statsmodels",
-                 "numpy", "pandas"):
-        with contextlib.suppress(metadata.PackageNotFoundError):
-            found[name] = metadata.version(name)
-    return found
+    return markdown_table(["model", "parameters", "windows/s", "× plain keras"],
+                          [[r["model"], f"{r['parameters']:,}", f"{r['windows_per_second']:.0f}",
+                            f"{r['ratio_to_plain_keras']:.2f}"] for r in rows])
 
 
 def run_series(name: str, args) -> dict:
@@ -768,7 +741,7 @@ def run_series(name: str, args) -> dict:
         "peers": {p.name: {"protocol": p.protocol, "fit_seconds": p.fit_seconds,
                            "forecast_seconds": p.forecast_seconds, "notes": p.notes, "checks": p.checks}
                   for p in peers},
-        "speed": speed_rows, "checks": checks, "notes": notes, "versions": versions(),
+        "speed": speed_rows, "checks": checks, "notes": notes, "versions": versions(PEER_PACKAGES),
         "seconds": time.perf_counter() - started,
     }
     output.write_text(json.dumps(record, indent=1, default=float))
