@@ -57,13 +57,14 @@ def test_short_users_train_only_and_a_single_event_trains_nothing(tmp_path):
     assert pairs == [([2], [3])]                                    # user 2's items 1 → 2
 
 
-def test_training_pairs_are_next_items_capped_at_max_history(tmp_path):
+def test_training_pairs_are_next_items_in_chunks_of_max_history(tmp_path):
     path = write_log(tmp_path / "u.data", [(1, i, i) for i in range(1, 13)])
     data = build_data(spec_for(path, max_history=4))
     (inputs, targets), = [(x.numpy(), y.numpy()) for x, y in data.train]
     items = data.to_index(np.arange(1, 11))                        # training: items 1..10
-    np.testing.assert_array_equal(inputs[0], items[-5:-1])
+    np.testing.assert_array_equal(inputs[0], items[-5:-1])         # the last chunk
     np.testing.assert_array_equal(targets[0], items[-4:])
+    assert inputs.shape[0] == 3 and targets[2].tolist() == [items[1], 0, 0, 0]
     (history, target), = [(x.numpy(), y.numpy()) for x, y in data.validation]
     np.testing.assert_array_equal(history[0], items[-4:])
     assert target[0].tolist() == [0, 0, 0, int(data.to_index([11])[0])]
@@ -94,3 +95,12 @@ def test_movielens_100k_split():
         by_user.setdefault(user, []).append(time)
     tied = np.mean([sorted(t)[-1] == sorted(t)[-2] for t in by_user.values()])
     assert 0.4 < tied < 0.5
+
+
+def test_long_histories_train_every_pair_once_in_chunks():
+    from seqkeras.recommendation.data import history_chunks
+
+    chunks = history_chunks([np.arange(2, 12), np.array([5])], 4)
+    assert [c.tolist() for c in chunks] == [[7, 8, 9, 10, 11], [3, 4, 5, 6, 7], [2, 3]]
+    pairs = [(c[i], c[i + 1]) for c in chunks for i in range(len(c) - 1)]
+    assert sorted(pairs) == [(i, i + 1) for i in range(2, 11)]
