@@ -9,7 +9,6 @@ import pytest
 import tensorflow as tf
 
 from seqkeras.forecasting.application import ForecastingApplication
-from seqkeras.forecasting.data import build_data
 from seqkeras.forecasting.server import TENSOR_SIGNATURE, ForecastServer
 from seqkeras.forecasting.spec import DataSpec, ModelSpec, Spec
 from without_seqkeras import call_signatures

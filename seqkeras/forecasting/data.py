@@ -39,7 +39,7 @@ from seqkeras.data import validation
 from seqkeras.data.errors import DataError
 from seqkeras.data.paths import resolve_path
 from seqkeras.data.sources.common import column_index, csv_rows
-from seqkeras.forecasting.layout import TIME_FEATURES, FeatureLayout
+from seqkeras.forecasting.layout import FeatureLayout
 from seqkeras.pipeline.data import Data
 
 # What a one-column time must look like, so the serving graph can cut it by position.

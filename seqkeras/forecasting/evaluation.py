@@ -36,6 +36,8 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
+from seqkeras.tables import number, text_table
+
 BASELINES = ("persistence", "seasonal_naive", "window_mean", "climatology")
 
 
@@ -339,19 +341,6 @@ def best_baseline(results: Mapping[str, dict], baselines: Sequence[str] = BASELI
     return min(scored)[2]
 
 
-def _cell(value, digits: int = 3) -> str:
-    return "-" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:.{digits}f}"
-
-
-def _table(header: list[str], rows: list[list[str]]) -> str:
-    widths = [max(len(row[column]) for row in [header, *rows]) for column in range(len(header))]
-    lines = [header, ["-" * width for width in widths], *rows]
-    return "\n".join(
-        "  ".join(cell.ljust(width) if column == 0 else cell.rjust(width)
-                  for column, (cell, width) in enumerate(zip(line, widths))).rstrip()
-        for line in lines)
-
-
 def compare(results: Mapping[str, dict], reference: str = "persistence") -> str:
     """Plain-text comparison of `forecast_metrics` results scored on the same origins.
 
@@ -394,14 +383,14 @@ def compare(results: Mapping[str, dict], reference: str = "persistence") -> str:
     rows = []
     for name in names:
         result = results[name]
-        row = [name, _cell(result["mean_mae"]), _cell(result["mean_rmse"]), _cell(result["mean_smape"])]
-        row += [_cell(result["mean_mae"] / denominator if denominator else math.nan) for _, denominator in ratios]
+        row = [name, number(result["mean_mae"]), number(result["mean_rmse"]), number(result["mean_smape"])]
+        row += [number(result["mean_mae"] / denominator if denominator else math.nan) for _, denominator in ratios]
         if quantile:
             interval = result.get("interval")
-            row += [_cell(result.get("coverage")),
-                    f"{interval[0]:g}–{interval[1]:g}" if interval else "-", _cell(result.get("pinball"))]
+            row += [number(result.get("coverage")),
+                    f"{interval[0]:g}–{interval[1]:g}" if interval else "-", number(result.get("pinball"))]
         rows.append(row)
-    text = _table(header, rows)
+    text = text_table(header, rows)
     if best is not None:
         text += f"\nbest baseline: {best}"
 
@@ -410,8 +399,8 @@ def compare(results: Mapping[str, dict], reference: str = "persistence") -> str:
         steps = []
         for step in range(horizon):
             per_step = [results[name].get("mae", ()) for name in names]
-            steps.append([str(step + 1), *(_cell(mae[step] if step < len(mae) else None) for mae in per_step)])
-        text += "\n\nMAE per horizon step\n" + _table(["step", *names], steps)
+            steps.append([str(step + 1), *(number(mae[step] if step < len(mae) else None) for mae in per_step)])
+        text += "\n\nMAE per horizon step\n" + text_table(["step", *names], steps)
     return text
 
 

@@ -34,6 +34,8 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
+from seqkeras.tables import number, text_table
+
 RESERVED = 2  # indices 0 (padding) and 1 (unknown) are never ranked
 BASELINES = ("popularity", "markov", "item_knn")
 
@@ -397,19 +399,6 @@ def best_baseline(results: Mapping[str, dict], metric: str = "hr@10", baselines:
     return min(scored)[2]
 
 
-def _cell(value, digits: int = 4) -> str:
-    return "-" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:.{digits}f}"
-
-
-def _table(header: list[str], rows: list[list[str]]) -> str:
-    widths = [max(len(row[column]) for row in [header, *rows]) for column in range(len(header))]
-    lines = [header, ["-" * width for width in widths], *rows]
-    return "\n".join(
-        "  ".join(cell.ljust(width) if column == 0 else cell.rjust(width)
-                  for column, (cell, width) in enumerate(zip(line, widths))).rstrip()
-        for line in lines)
-
-
 def compare(results: Mapping[str, dict], ks: Sequence[int] = (10, 20)) -> str:
     """Plain-text comparison of `evaluate_scores` results on the same users.
 
@@ -447,13 +436,13 @@ def compare(results: Mapping[str, dict], ks: Sequence[int] = (10, 20)) -> str:
         result = results[name]
         row = [name]
         for k in ks:
-            row += [_cell(result.get(f"{key}@{k}")) for key in ("hr", "ndcg", "mrr")]
+            row += [number(result.get(f"{key}@{k}"), 4) for key in ("hr", "ndcg", "mrr")]
         for key in ratios:
             value, reference = result.get(key), results[best].get(key)
-            row.append(_cell(value / reference if value is not None and reference else None, 3))
+            row.append(number(value / reference if value is not None and reference else None, 3))
         row.append(str(result.get("users", "-")))
         rows.append(row)
-    text = _table(header, rows)
+    text = text_table(header, rows)
     if best is not None:
         text += f"\nbest baseline: {best} (by {metric})"
     return text
