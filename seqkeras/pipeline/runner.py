@@ -123,6 +123,10 @@ def load_trained(spec, data, paths: RunPaths) -> keras.Model:
             raise FileNotFoundError(f"no trained weights for {spec.name!r} in {paths.root}: "
                                     f"run `seqkeras train` first")
         weights = checkpoints[-1]
+    if model.optimizer is not None:
+        # The weights file holds the optimizer's slots too: create them first, so they load
+        # (instead of Keras skipping them with a warning).
+        model.optimizer.build(model.trainable_variables)
     model.load_weights(str(weights))
     return model
 
