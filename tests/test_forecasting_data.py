@@ -111,6 +111,22 @@ def test_windows_are_the_rows_before_each_origin_and_the_truth_after(tmp_path):
     assert min(validation_origins) == 48 and max(validation_origins) == 72 - 3
 
 
+def test_nothing_from_the_test_span_reaches_training_or_validation(tmp_path):
+    path = write_hourly(tmp_path / "s.csv")
+    before = build_data(hourly_spec(path))
+    lines = path.read_text().splitlines()
+    lines[73:] = [line.rsplit(",", 3)[0] + ",1000000,-5,zz" for line in lines[73:]]   # rows of 2020-01-04
+    path.write_text("\n".join(lines) + "\n")
+    after = build_data(hourly_spec(path))
+    assert after.bounds == before.bounds and after.layout == before.layout
+    np.testing.assert_array_equal(after.mean, before.mean)
+    np.testing.assert_array_equal(after.std, before.std)
+    for split in ("train", "validation"):
+        for (h0, t0), (h1, t1) in zip(getattr(before, split), getattr(after, split)):
+            np.testing.assert_array_equal(h0, h1)
+            np.testing.assert_array_equal(t0, t1)
+
+
 def test_evaluation_span_by_dates(tmp_path):
     spec = hourly_spec(write_hourly(tmp_path / "s.csv"))
     data = build_data(spec)
@@ -124,6 +140,7 @@ def test_spec_rejects_crossing_or_unsorted_quantiles_and_bad_spans(tmp_path):
 
     spec = hourly_spec(tmp_path / "s.csv")
     for key, value, message in [("model.quantiles", [0.9, 0.1], "ascending"),
+                                ("model.quantiles", [0.1, 0.9], "must include 0.5"),
                                 ("model.loss", "mae", "point forecast"),
                                 ("evaluation.span", "2020-01-05", "START..END"),
                                 ("data.test_start", "2020-01-02", "after validation_start")]:
@@ -170,3 +187,29 @@ def test_init_guesses_the_columns_and_spans_of_a_series(tmp_path, monkeypatch):
     assert (h.data.validation_start, h.data.test_start) == ("2020-01-03", "2020-01-04")
     assert (d.data.time_columns, d.data.frequency, d.data.target) == (["Date"], "day", "Temp")
     assert (d.data.validation_start, d.data.test_start) == ("2001-01-22", "2001-01-27")
+
+
+def test_a_tuning_trial_of_another_history_trains_on_windows_of_its_length(tmp_path):
+    import keras_tuner
+
+    from seqkeras.forecasting.application import ForecastingApplication
+    from seqkeras.pipeline.tuning import SpecHyperModel
+
+    spec = with_overrides(hourly_spec(write_hourly(tmp_path / "s.csv")), {"tuning.space": {"data.history": [5, 8]}})
+    app = ForecastingApplication()
+    data = app.build_data(spec, None, None)
+    hypermodel = app.hypermodel(spec, data)
+    hp = keras_tuner.HyperParameters()
+    hypermodel.values(hp)
+    hp.values["data.history"] = 8
+    model = hypermodel.build(hp)
+    assert model.input_shape[1] == 8
+    seen = {}
+    model.fit = lambda *args, **kwargs: seen.update(kwargs)
+    hypermodel.fit(hp, model, x=data.train, validation_data=data.validation, epochs=1)
+    assert next(iter(seen["x"]))[0].shape[1] == 8 and next(iter(seen["validation_data"]))[0].shape[1] == 8
+    assert hypermodel.trial(hp)[1] is hypermodel.trial(hp)[1]                  # cut once per value
+    hp.values["data.history"] = 5
+    assert hypermodel.trial(hp)[1] is data                                      # the base value: no rebuild
+    with pytest.raises(ValueError, match="cannot tune"):
+        SpecHyperModel(app, spec, data)

@@ -48,6 +48,18 @@ def trained_parts(tmp_path, make_file, quantiles=(0.1, 0.5, 0.9)):
     return spec, data, model, ForecastServer(model, data, spec.model.quantiles, spec.data.missing_values)
 
 
+def test_daily_rows_must_be_whole_days_and_consecutive(tmp_path):
+    _, data, _, server = trained_parts(tmp_path, daily_file)
+    rows = data.series.raw_rows(data.bounds[0] - data.history, data.bounds[0])
+    answer = lambda rows: server.forecast(tf.constant([rows]))
+    assert np.isfinite(answer(rows)["forecast"].numpy()).all()
+    for bad, message in ((rows[:-1] + [rows[-1].replace('",', ' 05:30",', 1)], "whole hours"),
+                         (rows[:-1] + [rows[-1].replace('",', ' 05",', 1)], "hour 0 only"),
+                         (rows[1:] + rows[:1], "consecutive days")):
+        with pytest.raises(tf.errors.InvalidArgumentError, match=message):
+            answer(bad)
+
+
 @pytest.mark.parametrize("make_file", [hourly_file, daily_file])
 def test_rows_parse_in_the_graph_exactly_as_the_reader(tmp_path, make_file):
     _, data, _, server = trained_parts(tmp_path, make_file)
@@ -76,6 +88,8 @@ def test_export_serves_rows_and_arrays_without_seqkeras(tmp_path, quantiles):
         np.testing.assert_allclose(by_rows["quantiles"], expected, rtol=1e-5, atol=1e-4)
     assert list(by_rows["horizon_steps"]) == [1, 2, 3, 4] and int(by_rows["history_length"]) == 12
     assert [n.decode() if isinstance(n, bytes) else n for n in by_array["feature_names"]] == data.layout.names
+    assert [[c.decode() if isinstance(c, bytes) else c for c in row] for row in by_array["categories"]] == \
+        [["NE", "SE", "cv"]]
 
 
 @pytest.fixture(scope="module")
@@ -96,6 +110,8 @@ def _rows(loaded, batch):
     (lambda rows: [[r + ",extra" for r in rows]], "8 comma-separated fields"),
     (lambda rows: [[rows[0].replace(",2021,", ",20x1,")] + rows[1:]], "time columns must be whole numbers"),
     (lambda rows: [rows[:5] + [rows[5].rsplit(",", 2)[0] + ",abc,NE"] + rows[6:]], "column dew must hold numbers"),
+    (lambda rows: [rows[:4] + rows[5:] + rows[4:5]], "rows must be consecutive hours"),
+    (lambda rows: [rows[:4] + rows[3:4] + rows[5:]], "rows must be consecutive hours"),
 ])
 def test_bad_requests_are_clear_errors(loaded, edit, message):
     with pytest.raises(tf.errors.InvalidArgumentError, match=message):
@@ -115,7 +131,7 @@ def test_missing_values_unknown_categories_and_empty_batches_are_defined(loaded)
     assert empty["forecast"].shape == (0, 4) and empty["quantiles"].shape == (0, 4, 3)
     tensor = loaded[0].signatures[TENSOR_SIGNATURE]
     history = np.full([2, 12, 7], np.nan, np.float32)
-    history[:, :, :4] = [2021, 3, 5, 0]
+    history[:, :, :4] = [[2021, 3, 5, hour] for hour in range(12)]
     history[1, :, 4] = np.inf
     assert np.isfinite(tensor(history=tf.constant(history))["forecast"].numpy()).all()
     with pytest.raises(tf.errors.InvalidArgumentError, match="each row has 7 features: year, month"):

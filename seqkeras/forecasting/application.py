@@ -13,13 +13,15 @@ from __future__ import annotations
 
 import datetime
 import json
+import math
+import pathlib
 
 import keras
 import numpy as np
 
 from seqkeras.data.sources.common import csv_rows
 from seqkeras.forecasting import evaluation
-from seqkeras.forecasting.data import ISO_TIME, ForecastData, build_data, evaluation_bounds, with_windows
+from seqkeras.forecasting.data import ISO_TIME_RE, ForecastData, build_data, evaluation_bounds, with_windows
 from seqkeras.forecasting.model import ForecastLoss, MaskedMAE, build_forecaster, point_column
 from seqkeras.forecasting.server import ForecastServer
 from seqkeras.forecasting.spec import Spec
@@ -67,6 +69,9 @@ class ForecastingApplication(Application):
         returns the model's mean MAE / RMSE / sMAPE (and coverage, pinball) and each
         baseline's mean MAE."""
         start, end = evaluation_bounds(spec, data)
+        if spec.evaluation.span != "test" and end > data.bounds[1]:
+            print(f"warning: evaluation.span {spec.evaluation.span!r} reaches into the test span "
+                  f"(from {spec.data.test_start}): keep such figures out of model selection")
         origins = evaluation.rolling_origins(start, end, data.horizon, spec.evaluation.stride,
                                              min_history=data.history)
         if not len(origins):
@@ -86,10 +91,11 @@ class ForecastingApplication(Application):
         self._save(spec, data, results, origins, point, quantiles, levels)
         best = evaluation.best_baseline(results)
         model_metrics = results["model"]
+        best_mae = float(results[best]["mean_mae"])
         summary = {key: float(model_metrics[f"mean_{key}"]) for key in ("mae", "rmse", "smape")}
         summary.update({key: float(model_metrics[key]) for key in ("coverage", "pinball") if key in model_metrics})
         summary.update({f"{name}_mae": float(results[name]["mean_mae"]) for name in evaluation.BASELINES})
-        summary["mae_ratio_to_best_baseline"] = summary["mae"] / float(results[best]["mean_mae"])
+        summary["mae_ratio_to_best_baseline"] = summary["mae"] / best_mae if best_mae > 0 else math.inf
         summary["origins"] = int(len(origins))
         return summary
 
@@ -131,12 +137,11 @@ def predict(model: keras.Model, windows: np.ndarray) -> np.ndarray:
 
 
 INDEX_COLUMNS = {"no", "index", "id", "row"}
+MISSING_VALUES = set(Spec().data.missing_values)
 
 
 def starter_keys(path: str) -> dict:
     """Guess the ``[data]`` keys of a CSV series (see `ForecastingApplication.starter`)."""
-    import pathlib
-
     rows = list(csv_rows(pathlib.Path(path), ",", True, "strict"))
     if len(rows) < 10:
         raise ValueError(f"{path}: a series needs a header and at least 10 rows")
@@ -146,7 +151,7 @@ def starter_keys(path: str) -> dict:
     if {"year", "month", "day"} <= set(lower):
         time_columns = [header[lower.index(k)] for k in ("year", "month", "day", "hour") if k in lower]
     else:
-        iso = [h for h, v in zip(header, first) if ISO_TIME.match(v.strip().strip('"'))]
+        iso = [h for h, v in zip(header, first) if ISO_TIME_RE.fullmatch(v.strip().strip('"'))]
         if not iso:
             raise ValueError(f"{path}: no time column (an ISO date, or year/month/day columns)")
         time_columns = iso[:1]
@@ -175,7 +180,7 @@ def starter_keys(path: str) -> dict:
 
 
 def _is_number_or_missing(text: str) -> bool:
-    if text in ("", "NA", "NaN", "nan"):
+    if text in MISSING_VALUES:
         return True
     try:
         float(text)

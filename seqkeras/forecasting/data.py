@@ -39,11 +39,12 @@ from seqkeras.data import validation
 from seqkeras.data.errors import DataError
 from seqkeras.data.paths import resolve_path
 from seqkeras.data.sources.common import column_index, csv_rows
-from seqkeras.forecasting.layout import FeatureLayout
+from seqkeras.forecasting.evaluation import rolling_origins
+from seqkeras.forecasting.layout import ISO_TIME, FeatureLayout
 from seqkeras.pipeline.data import Data
 
 # What a one-column time must look like, so the serving graph can cut it by position.
-ISO_TIME = re.compile(r"^(\d{4})-(\d{2})-(\d{2})(?:[ T](\d{2})(?::(\d{2})(?::(\d{2}))?)?)?$")
+ISO_TIME_RE = re.compile(ISO_TIME)
 
 
 @dataclasses.dataclass
@@ -123,7 +124,7 @@ def read_series(path: str | os.PathLike, data_spec) -> Series:
             if time <= times[-1] or (time - times[-1]) % step:
                 raise DataError(path, line, f"time {time} does not follow {times[-1]} by whole "
                                             f"{data_spec.frequency} steps (duplicated or out of order?)")
-            for missing_step in range(1, int(gap)):      # a gap: rows with every value missing
+            for _ in range(1, int(gap)):      # a gap: rows with every value missing
                 times.append(times[-1] + step)
                 values.append([math.nan] * len(value_index))
                 categories.append([None] * len(category_index))
@@ -141,7 +142,7 @@ def read_series(path: str | os.PathLike, data_spec) -> Series:
 
 def _parse_time(fields: list[str], frequency: str, path, line) -> np.datetime64:
     if len(fields) == 1:
-        match = ISO_TIME.match(fields[0].strip().strip('"'))
+        match = ISO_TIME_RE.fullmatch(fields[0].strip().strip('"'))
         if match is None:
             raise DataError(path, line, f"time {fields[0]!r} is not YYYY-MM-DD[ HH[:MM[:SS]]]")
         year, month, day, hour, minute, second = (int(g or 0) for g in match.groups())
@@ -188,9 +189,13 @@ def time_parts(times: np.ndarray) -> np.ndarray:
 
 
 def climatology_keys(times: np.ndarray, key: str) -> np.ndarray:
-    """int[N]: the hour of day, or the day of year (1–366), of every row."""
+    """int[N]: the hour of day, the day of year (1–366) or the calendar day (month · 100 +
+    day) of every row."""
     if key == "hour":
         return (times - times.astype("datetime64[D]")).astype(int)
+    month, day = time_parts(times)[:, 1:3].T.astype(int)
+    if key == "calendar_day":
+        return month * 100 + day
     days = times.astype("datetime64[D]")
     return (days - days.astype("datetime64[Y]")).astype(int) + 1
 
@@ -298,7 +303,7 @@ def origins_between(start: int, end: int, history: int, horizon: int, stride: in
                     target: np.ndarray | None = None) -> np.ndarray:
     """Origins o (stride apart) whose forecast rows [o, o + H) lie in [start, end) and whose
     history [o − T, o) exists; with `target`, only those with at least one truth."""
-    origins = np.arange(max(start, history), end - horizon + 1, stride)
+    origins = rolling_origins(start, end, horizon, stride, min_history=history)
     if target is not None and len(origins):
         truth = target[origins[:, None] + np.arange(horizon)]
         origins = origins[np.isfinite(truth).any(axis=1)]
@@ -316,10 +321,10 @@ def build_data(spec, data_dir=None, run_dir: pathlib.Path | None = None) -> Fore
     first_validation, _ = span_bounds(series.times, validation_start)
     first_test, _ = span_bounds(series.times, test_start)
     if first_validation < d.history + d.horizon:
-        raise DataError(series.path, 2, f"the training span (before {d.validation_start}) has "
+        raise DataError(series.path, None, f"the training span (before {d.validation_start}) has "
                         f"{first_validation} rows, fewer than history + horizon = {d.history + d.horizon}")
     if first_test - first_validation < d.horizon:
-        raise DataError(series.path, 2, f"the validation span has {first_test - first_validation} rows, "
+        raise DataError(series.path, None, f"the validation span has {first_test - first_validation} rows, "
                         f"fewer than the horizon {d.horizon}")
     layout = fit_layout(series, d, first_validation)
     rows = layout_rows(series, layout)

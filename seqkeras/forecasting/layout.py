@@ -30,6 +30,8 @@ import dataclasses
 TIME_FEATURES = ("year", "month", "day", "hour")
 FREQUENCIES = ("hour", "day")
 CALENDAR_FEATURES = ("hour", "day_of_week", "day_of_year")
+# A one-column time: the reader and the serving graph (RE2) both match it in full.
+ISO_TIME = r"(\d{4})-(\d{2})-(\d{2})(?:[ T](\d{2})(?::(\d{2})(?::(\d{2}))?)?)?"
 
 
 @dataclasses.dataclass(frozen=True)

@@ -47,10 +47,9 @@ import tensorflow as tf
 from seqkeras.encoders import make_cell
 from seqkeras.forecasting.calendar import calendar_features, future_times
 from seqkeras.forecasting.layout import FeatureLayout
+from seqkeras.forecasting.spec import HEADS, LOSSES
 from seqkeras.layers import Recurrent, StackedRecurrent
 
-HEADS = ("direct", "decoder")
-LOSS_KINDS = ("pinball", "mae", "mse")
 
 
 # -- configuration helpers ----------------------------------------------------------------
@@ -427,8 +426,8 @@ class ForecastLoss(keras.losses.Loss):
     def __init__(self, quantiles=(0.1, 0.5, 0.9), kind="pinball", scale=1.0, name="forecast_loss", **kwargs):
         super().__init__(name=name, **kwargs)
         self.quantiles = _check_quantiles(quantiles)
-        if kind not in LOSS_KINDS:
-            raise ValueError(f"Argument `kind` must be one of {list(LOSS_KINDS)}, received kind={kind!r}")
+        if kind not in LOSSES:
+            raise ValueError(f"Argument `kind` must be one of {list(LOSSES)}, received kind={kind!r}")
         if kind == "pinball" and not self.quantiles:
             raise ValueError("kind='pinball' needs quantiles; a point model (quantiles=()) trains with "
                              "'mae' or 'mse'")

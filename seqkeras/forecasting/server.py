@@ -14,20 +14,24 @@ Signatures:
 ``forecast_tensor``
     ``history`` float32[B, T, F]: the same rows as numbers, in the order of the
     ``feature_names`` output (year, month, day, hour, target, covariates, category
-    codes; NaN = missing).
+    codes; NaN = missing). A category's code is its index in that column's row of the
+    ``categories`` output.
 
 Both return ``forecast`` float32[B, H] (the median, or the point forecast),
 ``quantiles`` float32[B, H, Q] (Q = 0 for a point model), ``quantile_levels`` float32[Q],
 ``horizon_steps`` int32[H] (1…H, in rows of the series' frequency after the last
-history row), ``history_length`` int32[] (T: how many rows to send) and
-``feature_names`` string[F]. Outputs without a batch axis need TF Serving's columnar
+history row), ``history_length`` int32[] (T: how many rows to send),
+``feature_names`` string[F] and ``categories`` string[K, C] (each categorical column's
+training categories in code order, "" padded). Outputs without a batch axis need TF Serving's columnar
 request format (``{"inputs": ...}``); the row format (``"instances"``) requires every
 output to be batched.
 
 Bad requests (the contract a client relies on):
 
-* not T rows, a row with the wrong number of fields, a time that does not parse, or a
-  number that does not parse (other than a missing-value marker) → InvalidArgument
+* not T rows, a row with the wrong number of fields, a time that does not parse or is
+  not a whole hour (a daily series: hour 0), rows that are not consecutive steps oldest
+  first (a time missing from the data file is sent as a row of missing-value markers),
+  or a number that does not parse (other than a missing-value marker) → InvalidArgument
   error naming the problem; the server stays up.
 * a missing value (a marker such as ``NA`` in a row, NaN or ±inf in an array) → imputed
   exactly as in training: the forecast is defined and finite.
@@ -41,13 +45,14 @@ import numpy as np
 import tensorflow as tf
 
 from seqkeras.forecasting.data import ForecastData
+from seqkeras.forecasting.calendar import days_from_civil
+from seqkeras.forecasting.layout import ISO_TIME
 from seqkeras.forecasting.model import point_column
 from seqkeras.serving import Exporter, WarmupRequest
 
 FORECAST_SIGNATURE = "forecast"
 TENSOR_SIGNATURE = "forecast_tensor"
 NUMBER = r"\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*"
-ISO_TIME = r"\d{4}-\d{2}-\d{2}([ T]\d{2}(:\d{2}(:\d{2})?)?)?"
 
 
 class ForecastServer(Exporter):
@@ -77,6 +82,9 @@ class ForecastServer(Exporter):
         self.category_counts = [len(c) for _, c in self.layout.categorical]
         self.missing = tf.constant(list(missing_values) or ["NA"], tf.string)
         self.feature_names = tf.constant(self.layout.names, tf.string)
+        widest = max([len(c) for _, c in self.layout.categorical] + [0])
+        self.category_table = tf.constant([list(c) + [""] * (widest - len(c)) for _, c in self.layout.categorical],
+                                          tf.string, shape=[len(self.layout.categorical), widest])
         self.warmup_rows = _warmup_rows(data)
         self.forecast = tf.function(self._forecast, input_signature=[
             tf.TensorSpec([None, None], tf.string, name="rows")])
@@ -110,8 +118,13 @@ class ForecastServer(Exporter):
             valid = tf.strings.regex_full_match(text, ISO_TIME)
             tf.debugging.Assert(tf.reduce_all(valid), ["the time column must be YYYY-MM-DD[ HH[:MM[:SS]]], "
                                                        "received", tf.boolean_mask(text, ~valid)], summarize=3)
-            padded = tf.where(valid, text, "0000-00-00") + "T00"      # a date alone is hour 0
-            parts = [tf.strings.substr(padded, start, width) for start, width in ((0, 4), (5, 2), (8, 2), (11, 2))]
+            # A date alone is 00:00:00; "HH" or "HH:MM" get the zero minutes and seconds they lack.
+            padded = tf.where(valid, text, "0000-00-00") + "T00:00:00"
+            parts = [tf.strings.substr(padded, start, 2 + 2 * (start == 0))
+                     for start in (0, 5, 8, 11, 14, 17)]
+            whole_hours = tf.reduce_all(tf.equal(tf.stack(parts[4:], -1), "00"))
+            tf.debugging.Assert(whole_hours, ["times must be whole hours (minutes and seconds 00)"])
+            parts = parts[:4]
         else:
             parts = [fields[..., i] for i in self.time_index]
             valid = tf.reduce_all(tf.strings.regex_full_match(tf.stack(parts, -1), r"\s*\d+(\.0*)?\s*"), -1)
@@ -119,7 +132,10 @@ class ForecastServer(Exporter):
                                                        tf.boolean_mask(tf.stack(parts, -1), ~valid)], summarize=4)
             parts = [tf.where(valid, p, "0") for p in parts]
             parts += [tf.fill(tf.shape(parts[0]), "0")] * (4 - len(parts))
-        return tf.stack([tf.strings.to_number(p, tf.float32) for p in parts], axis=-1)
+        time = tf.stack([tf.strings.to_number(p, tf.float32) for p in parts], axis=-1)
+        if self.layout.frequency == "day":
+            tf.debugging.Assert(tf.reduce_all(time[..., 3] == 0), ["a daily series has rows at hour 0 only"])
+        return time
 
     def _number(self, text, column):
         missing = tf.reduce_any(tf.equal(text[..., tf.newaxis], self.missing), axis=-1)
@@ -150,6 +166,12 @@ class ForecastServer(Exporter):
         finite = tf.debugging.Assert(tf.reduce_all(tf.math.is_finite(time)),
                                      ["the time features (year, month, day, hour) must be finite numbers"])
         with tf.control_dependencies([finite]):
+            hours = days_from_civil(time[..., 0], time[..., 1], time[..., 2]) * 24 + tf.cast(time[..., 3], tf.int32)
+        # The model reads rows as consecutive steps and dates the forecast from the last one.
+        steady = tf.debugging.Assert(tf.reduce_all(hours[:, 1:] - hours[:, :-1] == self.layout.step_hours), [
+            f"rows must be consecutive {self.layout.frequency}s, oldest first (send a missing time as a row "
+            "of missing-value markers)"])
+        with tf.control_dependencies([steady]):
             values = tf.identity(history[..., 4:])
         history = tf.concat([time, tf.where(tf.math.is_finite(values), values, np.nan)], axis=-1)
         outputs = tf.cast(self.model(history, training=False), tf.float32)
@@ -161,6 +183,7 @@ class ForecastServer(Exporter):
             "horizon_steps": tf.range(1, self.horizon + 1, dtype=tf.int32),
             "history_length": tf.constant(self.history, tf.int32),
             "feature_names": self.feature_names,
+            "categories": self.category_table,
         }
 
     def _forecast(self, rows):

@@ -37,7 +37,7 @@ from seqkeras.pipeline.spec import JIT_COMPILE, PipelineSpec, SpecError, Trainin
 
 HEADS = ("direct", "decoder")
 LOSSES = ("pinball", "mae", "mse")
-CLIMATOLOGY_KEYS = ("hour", "day_of_year")
+CLIMATOLOGY_KEYS = ("hour", "day_of_year", "calendar_day")
 SPANS = ("validation", "test")
 
 
@@ -61,7 +61,8 @@ class DataSpec:
     horizon: int = 7                   # H, steps it forecasts
     train_stride: int = 1              # rows between training windows
     season: int = 0                    # rows per season for the seasonal baselines; 0 = 24 (hourly) / 365
-    climatology: str = ""              # the climatology baseline's key; "" = hour (hourly) / day_of_year
+    climatology: str = ""              # the climatology baseline's key: "hour", "day_of_year" or
+                                       # "calendar_day" (month and day); "" = hour (hourly) / day_of_year
     shuffle_buffer: int = 50000
 
 
@@ -77,7 +78,7 @@ class ModelSpec:
     head: str = "direct"               # "direct" | "decoder"
     dropout: float = 0.0               # between recurrent levels and before the head
     residual: bool = True              # forecast the change from the last observed value
-    quantiles: list[float] = dataclasses.field(default_factory=lambda: [0.1, 0.5, 0.9])
+    quantiles: list[float] = dataclasses.field(default_factory=lambda: [0.1, 0.5, 0.9])  # 0.5 = the forecast
     loss: str = "pinball"              # "pinball" (needs quantiles) | "mae" | "mse" (point forecast)
     jit_compile: str = "auto"          # "auto" | "true" | "false" for the recurrent loops
 
@@ -94,6 +95,8 @@ class EvaluationSpec:
 
 @dataclasses.dataclass
 class ForecastingTuningSpec(TuningSpec):
+    # The point forecast's MAE: comparable across trials whatever their loss.
+    objective: str = "val_mae"
     space: dict = dataclasses.field(default_factory=lambda: {
         "model.cell": ["gru", "lstm"],
         "model.units": [32, 64],
@@ -148,6 +151,9 @@ class Spec(PipelineSpec):
         if any(not 0.0 < q < 1.0 for q in quantiles) or sorted(set(quantiles)) != list(quantiles):
             raise SpecError(self.source, "model.quantiles", f"must be distinct levels in (0, 1), ascending, "
                             f"received {quantiles}")
+        if quantiles and 0.5 not in quantiles:
+            raise SpecError(self.source, "model.quantiles", f"must include 0.5, the median that is the "
+                            f"point forecast, received {quantiles}")
         if m.loss == "pinball" and not quantiles:
             raise SpecError(self.source, "model.loss", "'pinball' needs model.quantiles (or use 'mae'/'mse')")
         if m.loss != "pinball" and quantiles:

@@ -10,7 +10,8 @@ only the hooks below, always with the arguments in the order ``spec, model, data
 ``build_data(spec, data_dir, run_dir)``     → `Data` (tf.data batches + fitted state)
 ``build_model(spec, data)``                 → a compiled `keras.Model`
 ``hypermodel(spec, data)``                  → a keras-tuner HyperModel (default: every
-                                            dotted spec key tunable, `SpecHyperModel`)
+                                            dotted spec key tunable, `SpecHyperModel`;
+                                            pass it ``rebuild`` to tune data keys)
 ``evaluate(spec, model, data)``             → ``{metric: float}`` on the validation split
 ``exporter(spec, model, data)``             → its `seqkeras.serving.Exporter` (signatures
                                             and warm-up requests; written by the runner)

@@ -38,7 +38,7 @@ class SpecHyperModel(keras_tuner.HyperModel):
         rebuild: ``(trial spec, data) → Data`` for trials that tune keys changing the
             batches (``data.*``, ``training.batch_size``): the trial's model is built for,
             trained and validated on its own batches (cached per distinct value). None:
-            the data stays fixed across trials, so such keys must not be tuned.
+            the data stays fixed across trials, and tuning such a key is a `ValueError`.
     """
 
     def __init__(self, application, spec, data, name=None, tunable=True, rebuild=None):
@@ -48,6 +48,10 @@ class SpecHyperModel(keras_tuner.HyperModel):
         self.data = data
         self.rebuild = rebuild
         self._batches = {}
+        fixed = [key for key in spec.tuning.space if key.startswith(DATA_KEY_PREFIXES)]
+        if fixed and rebuild is None:
+            raise ValueError(f"tuning.space.{fixed[0]}: the {spec.application!r} application trains every "
+                             f"trial on the same batches, so it cannot tune {fixed}; remove them")
 
     def values(self, hp: keras_tuner.HyperParameters) -> dict:
         """Declare the space on `hp` and return this trial's ``{dotted key: value}``."""
