@@ -261,7 +261,31 @@ embedding_dim = 8
 [training]
 epochs = 1
 batch_size = 16
-""" + _tuning('"model.loss" = ["softmax", "bpr_max"]\n"data.max_history" = [4, 8]')
+""" + _tuning('"model.loss" = ["softmax", "bpr_max"]\n"data.max_history" = [4, 8]', "val_cross_entropy")
+
+
+def sequences(data: pathlib.Path) -> str:
+    rng = np.random.default_rng(0)
+    lines = ["# a tiny multivariate .ts file", "@problemName Tiny", "@dimensions 3", "@equalLength false",
+             "@classLabel true a b c", "@data"]
+    for case in range(30):
+        label = "abc"[case % 3]
+        frames = rng.normal("abc".index(label), 0.5, size=(rng.integers(4, 9), 3))
+        lines.append(":".join(",".join(f"{v:.3f}" for v in frames[:, d]) for d in range(3)) + f":{label}")
+    (data / "tiny.ts").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return """
+application = "sequences"
+name = "contract_sequences"
+[data]
+train = "tiny.ts"
+folds = 3
+[model]
+units = 4
+projection = 4
+[training]
+epochs = 1
+batch_size = 8
+""" + _tuning('"model.pooling" = ["final", "mean"]\n"data.fold" = [0, 1]')
 
 
 FIXTURES = {
@@ -273,4 +297,5 @@ FIXTURES = {
     "long_range": long_range,
     "forecasting": forecasting,
     "recommendation": recommendation,
+    "sequences": sequences,
 }

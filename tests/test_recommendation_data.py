@@ -75,6 +75,12 @@ def test_padded_keeps_the_last_items_left_aligned():
     assert inputs.tolist() == [[3, 4, 5], [6, 0, 0]] and lengths.tolist() == [3, 1]
 
 
+def test_item_id_zero_is_rejected_as_the_padding_id(tmp_path):
+    path = write_log(tmp_path / "u.data", [(1, 0, 1), (1, 2, 2), (1, 3, 3)])
+    with pytest.raises(DataError, match="item ids must be ≥ 1"):
+        build_data(spec_for(path))
+
+
 def test_a_bad_line_names_file_and_line(tmp_path):
     path = tmp_path / "u.data"
     path.write_text("1\t2\t3\t4\n1\tx\t3\t5\n")

@@ -244,3 +244,17 @@ def test_invalid_arguments(kwargs, match):
 def test_vocabulary_mismatch_is_an_error():
     with pytest.raises(ValueError, match="V=12"):
         SampledSoftmaxLoss(POPULARITY)(np.array([[2]]), np.zeros((1, 1, V + 1), np.float32))
+
+
+def test_next_item_cross_entropy_metric_is_the_masked_full_softmax_mean():
+    from seqkeras.recommendation.losses import NextItemCrossEntropy
+
+    rng = np.random.default_rng(0)
+    logits = rng.normal(size=(2, 3, 6)).astype(np.float32)
+    targets = np.array([[2, 3, 0], [5, 0, 0]])
+    metric = NextItemCrossEntropy()
+    metric.update_state(targets[:1], logits[:1])
+    metric.update_state(targets[1:], logits[1:])
+    log_softmax = logits - np.log(np.exp(logits).sum(-1, keepdims=True))
+    expected = -np.mean([log_softmax[0, 0, 2], log_softmax[0, 1, 3], log_softmax[1, 0, 5]])
+    np.testing.assert_allclose(float(metric.result()), expected, rtol=1e-5)

@@ -81,13 +81,17 @@ def test_padding_anywhere_unknown_ids_empty_histories_and_large_k(trained):
     signature = tf.saved_model.load(str(version)).signatures["serving_default"]
     history = catalogue_ids(data, data.splits["validation"].histories[0][-2:])
     a, b = (int(i) for i in history)
-    out = signature(history=tf.constant([[a, b, 0, 0], [0, a, 0, b], [0, 0, 0, 0], [a, b, 999999, 0]],
-                                        tf.int64), k=tf.constant(4))
+    out = signature(history=tf.constant([[a, b, 0, 0], [0, a, 0, b], [0, 0, 0, 0], [a, 999999, b, 0],
+                                         [999999, 888888, 0, 0]], tf.int64), k=tf.constant(4))
     items, scores = out["items"].numpy(), out["scores"].numpy()
     np.testing.assert_array_equal(items[0], items[1])                         # padding anywhere
+    np.testing.assert_array_equal(items[0], items[3])                         # unknown ids skipped
     popular = np.argsort(-data.popularity, kind="stable")[:4]
     assert list(items[2]) == list(catalogue_ids(data, popular))               # empty: popularity
-    assert np.isfinite(scores[3]).all() and not {a, b} & set(items[3].tolist())   # unknown id: defined
+    assert list(items[4]) == list(catalogue_ids(data, popular))               # all unknown: popularity
+    assert np.isfinite(scores).all() and not {a, b} & set(items[0].tolist())
+    empty = signature(history=tf.zeros([2, 0], tf.int64), k=tf.constant(4))
+    assert list(empty["items"].numpy()[0]) == list(catalogue_ids(data, popular))
     every = signature(history=tf.constant([[a, b]], tf.int64), k=tf.constant(10_000))
     count = len(data.catalogue)
     assert every["items"].shape == (1, count)

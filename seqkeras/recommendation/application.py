@@ -22,7 +22,7 @@ from seqkeras.pipeline.spec import JIT_COMPILE
 from seqkeras.pipeline.tuning import SpecHyperModel
 from seqkeras.recommendation import evaluation
 from seqkeras.recommendation.data import RecommendationData, build_data, padded, with_batches
-from seqkeras.recommendation.losses import make_loss
+from seqkeras.recommendation.losses import NextItemCrossEntropy, make_loss
 from seqkeras.recommendation.server import RecommenderServer
 from seqkeras.recommendation.spec import Spec
 
@@ -43,7 +43,7 @@ class RecommendationApplication(Application):
 
     def build_model(self, spec, data) -> keras.Model:
         """The recommender ``int32[B, T] → float32[B, T, V]``, compiled with the spec's loss
-        (padding positions ignored)."""
+        (padding positions ignored) and the full cross-entropy metric that compares losses."""
         m = spec.model
         model = build_language_model(
             data.vocabulary_size, cell=m.cell, cell_options=m.cell_options, layers=m.layers, units=m.units,
@@ -52,7 +52,8 @@ class RecommendationApplication(Application):
             name=spec.name or "recommender")
         model.compile(optimizer=self.optimizer(spec),
                       loss=make_loss(m.loss, data.popularity, m.negatives, m.sample_alpha, m.bpr_regularization,
-                                     seed=spec.training.seed))
+                                     seed=spec.training.seed),
+                      metrics=[NextItemCrossEntropy()])
         return model
 
     def hypermodel(self, spec, data):

@@ -23,10 +23,12 @@ import numpy as np
 import tensorflow as tf
 
 from seqkeras.data import interaction_log, leave_last_out, session_sequences
+from seqkeras.data.errors import DataError
 from seqkeras.data.paths import resolve_path
 from seqkeras.pipeline.data import Data
+from seqkeras.recommendation.evaluation import RESERVED  # indices below it are never ranked
 
-PADDING, UNKNOWN, RESERVED = 0, 1, 2
+PADDING, UNKNOWN = 0, 1
 
 
 @dataclasses.dataclass
@@ -97,10 +99,14 @@ def build_data(spec, data_dir: str | os.PathLike | None = None,
     """Read, split and index the log; training and validation batches (see the module doc)."""
     d = spec.data
     path = resolve_path(d.path, data_dir)
-    users = interaction_log(path, d.user_column, d.item_column, d.time_column, d.delimiter, d.header)
+    # Cached: leave_last_out's three splits read the sorted log once.
+    users = interaction_log(path, d.user_column, d.item_column, d.time_column, d.delimiter, d.header).cache()
     train, validation, test = (list(s.as_numpy_iterator()) for s in leave_last_out(users))
     catalogue = np.unique(np.concatenate([u["items"] for u in train]
                                          + [np.array([u["target"]]) for u in validation + test]))
+    if catalogue[0] <= PADDING:
+        raise DataError(path, None, f"item id {catalogue[0]} in column {d.item_column}: item ids must be ≥ 1 "
+                                    "(0 is the padding of a serving request)")
     data = RecommendationData(train=tf.data.Dataset.from_tensors(0), catalogue=catalogue, train_sequences=[],
                               splits={}, popularity=np.zeros(0), max_history=d.max_history,
                               run_dir=run_dir)

@@ -426,6 +426,8 @@ def compare(results: Mapping[str, dict], ks: Sequence[int] = (10, 20)) -> str:
     metric = f"hr@{first}"
     best = best_baseline(results, metric) if any(name in results for name in BASELINES) else None
     ratios = [f"hr@{first}", f"ndcg@{first}"] if best is not None else []
+    # Each ratio against the baseline best by that metric (one baseline may lead on HR, another on NDCG).
+    reference_of = {key: best_baseline(results, key) for key in ratios}
 
     header = ["recommender"]
     for k in ks:
@@ -438,7 +440,7 @@ def compare(results: Mapping[str, dict], ks: Sequence[int] = (10, 20)) -> str:
         for k in ks:
             row += [number(result.get(f"{key}@{k}"), 4) for key in ("hr", "ndcg", "mrr")]
         for key in ratios:
-            value, reference = result.get(key), results[best].get(key)
+            value, reference = result.get(key), results[reference_of[key]].get(key)
             row.append(number(value / reference if value is not None and reference else None, 3))
         row.append(str(result.get("users", "-")))
         rows.append(row)

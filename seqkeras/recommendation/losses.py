@@ -299,3 +299,34 @@ def make_loss(kind, popularity=None, negatives=128, alpha=0.75, regularization=1
     if kind == "sampled_softmax":
         return SampledSoftmaxLoss(popularity, negatives=negatives, alpha=alpha, seed=seed)
     return BPRMaxLoss(popularity, negatives=negatives, alpha=alpha, regularization=regularization, seed=seed)
+
+
+@keras.saving.register_keras_serializable(package="seqkeras")
+class NextItemCrossEntropy(keras.metrics.Metric):
+    """Full-softmax cross-entropy of the next item, averaged over non-padding positions.
+
+    The same number whichever loss trains the model, so it compares trials that tune
+    ``model.loss`` (each trial's own ``val_loss`` is its own loss: a sampled loss is not
+    on the scale of the full cross-entropy, nor deterministic).
+
+    Update args: y_true int[B, T] (0 = padding), y_pred logits float[B, T, V].
+    """
+
+    def __init__(self, name="cross_entropy", **kwargs):
+        super().__init__(name=name, **kwargs)
+        self.total = self.add_variable(shape=(), initializer="zeros", name="total")
+        self.count = self.add_variable(shape=(), initializer="zeros", name="count")
+
+    def update_state(self, y_true, y_pred, sample_weight=None):
+        y_true = tf.cast(y_true, tf.int32)
+        valid = tf.cast(y_true != 0, tf.float32)
+        losses = tf.nn.sparse_softmax_cross_entropy_with_logits(y_true, tf.cast(y_pred, tf.float32))
+        self.total.assign_add(tf.reduce_sum(losses * valid))
+        self.count.assign_add(tf.reduce_sum(valid))
+
+    def result(self):
+        return tf.math.divide_no_nan(self.total, self.count)
+
+    def reset_state(self):
+        self.total.assign(0.0)
+        self.count.assign(0.0)

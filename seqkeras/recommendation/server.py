@@ -21,9 +21,14 @@ Decisions (the contract a client relies on):
 * Items the user already has are not recommended (``serving_default``; ``step`` sees
   only one item and excludes that one). A history longer than the model's
   ``data.max_history`` is read on its last max_history items, as in training.
-* An id the catalogue does not hold reads as the reserved unknown item: the model
-  still runs (its embedding was never trained, so it is close to "no evidence").
-* An empty history (all padding) gets the training popularity ranking.
+* An id the catalogue does not hold is skipped, like padding (the model never trained
+  an embedding for it).
+* A history without a known item (empty, all padding, all unknown) gets the training
+  popularity ranking.
+* ``step`` is the same recurrence one item at a time, with the state the client keeps:
+  it reads every item it is sent (no max_history window: reset the state to zeros to
+  start over), excludes only the item of the call, and a call with an unknown id or 0
+  runs the model on the reserved unknown / padding embedding.
 * When fewer than k items can be recommended, the missing entries are item 0 with
   score −inf; k ≤ 0 gives empty outputs.
 """
@@ -86,18 +91,24 @@ class RecommenderServer(Exporter):
 
     def _recommend(self, history, k):
         ids = self.to_index(history)
-        valid = ids != PADDING
-        # Keep the last max_history valid items: masked steps keep the state, so padding may be anywhere.
-        from_end = tf.cumsum(tf.cast(valid, tf.int32), axis=1, reverse=True)
-        mask = valid & (from_end <= self.max_history)
-        batch = tf.shape(ids)[0]
-        outputs, _ = self.model.run_sequence(tf.cast(ids, tf.int32), mask, self.model.initial_states(batch))
-        last = tf.shape(ids)[1] - 1 - tf.argmax(tf.reverse(tf.cast(mask, tf.int32), [1]), axis=1, output_type=tf.int32)
-        hidden = tf.gather(outputs, tf.maximum(last, 0), axis=1, batch_dims=1)
-        scores = self.model.output_logits(hidden)
+        # Read the known items only (padding and unknown ids are skipped: an unknown id's
+        # embedding was never trained), the last max_history of them: a stable sort moves
+        # them, in order, to the right end of a window of at most max_history columns (one
+        # more column of padding keeps it non-empty). Masked steps keep the state, so the
+        # last column's output is the state after the last known item. Cost: O(T) to sort,
+        # O(max_history) to run, whatever T a client sends.
+        known = ids >= RESERVED
+        order = tf.argsort(tf.cast(known, tf.int32), axis=1, stable=True)
+        window = tf.gather(tf.where(known, ids, PADDING), order, batch_dims=1)
+        window = tf.pad(window, [[0, 0], [1, 0]])[:, -self.max_history:]
+        mask = window >= RESERVED
+        outputs, _ = self.model.run_sequence(tf.cast(window, tf.int32), mask,
+                                             self.model.initial_states(tf.shape(ids)[0]))
+        scores = self.model.output_logits(outputs[:, -1])
         empty = ~tf.reduce_any(mask, axis=1)
         scores = tf.where(empty[:, None], self.popularity[None, :], scores)
-        seen = tf.reduce_any(tf.one_hot(ids, tf.shape(scores)[1], on_value=True, off_value=False), axis=1)
+        size = tf.shape(scores)[1]
+        seen = tf.math.bincount(tf.cast(ids, tf.int32), minlength=size, maxlength=size, axis=-1) > 0
         return self._top_k(scores, seen, k)
 
     def _step(self, item, state, k):

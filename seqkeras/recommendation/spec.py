@@ -77,6 +77,8 @@ class EvaluationSpec:
 
 @dataclasses.dataclass
 class RecommendationTuningSpec(TuningSpec):
+    # The full cross-entropy metric: comparable across trials whatever model.loss they train.
+    objective: str = "val_cross_entropy"
     space: dict = dataclasses.field(default_factory=lambda: {
         "model.cell": ["gru", "lstm"],
         "model.units": [64, 128],
