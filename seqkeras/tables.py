@@ -15,8 +15,9 @@ import math
 
 
 def number(value, digits: int = 3) -> str:
-    """A table cell: `value` to `digits` decimals, ``-`` for None or NaN."""
-    return "-" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:.{digits}f}"
+    """A table cell: `value` (any real number, NumPy's included) to `digits` decimals, ``-``
+    for None or NaN."""
+    return "-" if value is None or math.isnan(float(value)) else f"{float(value):.{digits}f}"
 
 
 def text_table(header: list[str], rows: list[list[str]]) -> str:
