@@ -88,7 +88,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
-from harness import limit_threads, markdown_table, versions  # noqa: E402
+from harness import OverBudget, limit_threads, markdown_table, versions  # noqa: E402
 from seqkeras.forecasting import evaluation  # noqa: E402
 
 PEER_PACKAGES = ("torch", "darts", "pytorch-lightning", "statsmodels", "pandas")
@@ -236,10 +236,6 @@ class Peer:
     forecast_seconds: float
     notes: list[str] = dataclasses.field(default_factory=list)
     checks: list[str] = dataclasses.field(default_factory=list)
-
-
-class OverBudget(Exception):
-    pass
 
 
 def budget(minutes: float):

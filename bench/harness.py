@@ -9,6 +9,10 @@ import contextlib
 import importlib.metadata
 
 
+class OverBudget(Exception):
+    """A peer's fit ran past its time budget (the benches report it and go on)."""
+
+
 def limit_threads(threads: int):
     """TensorFlow, torch and the BLAS libraries on `threads` threads (call before
     TensorFlow's first op); returns the threadpoolctl limit to hold for the run."""

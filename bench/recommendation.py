@@ -90,7 +90,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
-from harness import limit_threads, markdown_table, versions  # noqa: E402
+from harness import OverBudget, limit_threads, markdown_table, versions  # noqa: E402
 from seqkeras.recommendation import evaluation  # noqa: E402
 from seqkeras.recommendation.data import RESERVED  # noqa: E402
 
@@ -236,10 +236,6 @@ class Peer:
     recbole_own_test: dict | None = None
     notes: list[str] = dataclasses.field(default_factory=list)
     checks: list[str] = dataclasses.field(default_factory=list)
-
-
-class OverBudget(Exception):
-    pass
 
 
 class _NoWriter:
