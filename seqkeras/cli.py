@@ -6,7 +6,9 @@ arguments) and `main(args)` (run, return an exit code). Register a new one in
 TensorFlow before `main`, so ``--help`` and argument errors answer at once.
 
 TensorFlow's native start-up logs and Keras warnings that a user cannot act on are
-hidden unless ``--verbose`` is given (`quiet`).
+hidden unless ``--verbose`` is given (`quiet`). So are the tracebacks of errors a user
+can act on (bad data, a bad spec): they end the command with one line that says what is
+wrong and where, and how to fix it (`user_error`).
 """
 
 import argparse
@@ -60,6 +62,24 @@ def quiet() -> None:
     import_tensorflow_quietly()
 
 
+def user_error(error: BaseException) -> str | None:
+    """The one-line message for an error the user can fix, or None for any other error.
+
+    `DataError` and `SpecError` name the file (and line or key) already; a missing
+    corpus file also says which data directory was searched and how to choose another.
+    """
+    from seqkeras.data.errors import DataError, MissingDataError
+    from seqkeras.data.paths import ENV_VAR
+    from seqkeras.pipeline.spec import SpecError
+
+    if isinstance(error, MissingDataError):
+        return (f"error: {error}; relative corpus paths are read from the data directory: choose it with "
+                f"--data-dir DIR or {ENV_VAR}=DIR")
+    if isinstance(error, (DataError, SpecError)):
+        return f"error: {error}"
+    return None
+
+
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else list(argv)
     parser, subparsers = build_parser()
@@ -70,7 +90,14 @@ def main(argv=None):
     args = parser.parse_args(argv)
     if not args.verbose:
         quiet()
-    return importlib.import_module(args._module).main(args) or 0
+    try:
+        return importlib.import_module(args._module).main(args) or 0
+    except ValueError as error:  # DataError and SpecError are ValueErrors
+        message = None if args.verbose else user_error(error)
+        if message is None:
+            raise
+        print(message + " (--verbose shows the traceback)", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

@@ -89,3 +89,16 @@ def test_a_command_prints_no_tensorflow_start_up_logs(tmp_path):
     verbose = subprocess.run(command[:3] + ["--verbose"] + command[3:], capture_output=True, text=True,
                              timeout=120, env=env)
     assert verbose.returncode == 1 and "error: no SavedModel" in verbose.stderr
+
+
+def test_a_missing_corpus_is_one_line_that_says_how_to_point_at_the_data(tmp_path):
+    pipeline = os.path.join(os.path.dirname(__file__), "..", "pipelines", "sst2_sentiment.toml")
+    command = [sys.executable, "-c", QUIET_RUN, "train", pipeline, "--data-dir", str(tmp_path),
+               "--work-dir", str(tmp_path / "runs")]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=120)
+    lines = done.stderr.strip().splitlines()
+    assert done.returncode == 2 and len(lines) == 1, done.stderr
+    assert lines[0].startswith(f"error: {tmp_path}/sst2/") and "no such file" in lines[0]
+    assert "--data-dir DIR or SEQKERAS_DATA=DIR" in lines[0] and "--verbose" in lines[0]
+    verbose = subprocess.run(command[:3] + ["--verbose"] + command[3:], capture_output=True, text=True, timeout=120)
+    assert verbose.returncode == 1 and "Traceback" in verbose.stderr and "MissingDataError" in verbose.stderr

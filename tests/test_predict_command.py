@@ -23,6 +23,14 @@ class TextModel(tf.Module):
         return {"length": tf.strings.length(text), "upper": tf.strings.upper(text), "count": tf.size(text)}
 
 
+class RatioModel(tf.Module):
+    """An output that is NaN or infinite for some inputs (as a perplexity of nothing is)."""
+
+    @tf.function(input_signature=[tf.TensorSpec([None], tf.float32, name="x")])
+    def serve(self, x):
+        return {"inverse": 1.0 / x, "ratio": x / x}
+
+
 class IdsModel(tf.Module):
     @tf.function(input_signature=[tf.TensorSpec([None, None], tf.int32, name="ids"),
                                   tf.TensorSpec([], tf.int32, name="offset")])
@@ -49,6 +57,7 @@ def models(tmp_path_factory):
     paths = {}
     for name, module, signatures in (
             ("text", TextModel(), lambda m: {"serving_default": m.serve}),
+            ("ratio", RatioModel(), lambda m: {"serving_default": m.serve}),
             ("ids", IdsModel(), lambda m: {"serving_default": m.shift}),
             ("frames", FramesModel(), lambda m: {"serving_default": m.pool}),
             ("tokens", TokensModel(), lambda m: {"tag_tokens": m.tag_tokens})):
@@ -163,6 +172,30 @@ def test_bad_inputs_fail_with_a_clear_message(models, tmp_path, model, lines, ex
     assert message.startswith("error: ")
     for fragment in expected:
         assert fragment in message, (fragment, message)
+
+
+def test_a_line_that_is_not_utf8_is_an_error_naming_it(models, tmp_path):
+    inputs = tmp_path / "inputs.txt"
+    inputs.write_bytes(b"fine\nalso fine\nbad \xff byte\n")
+    with pytest.raises(SystemExit) as raised:
+        cli.main(["predict", models["text"], str(inputs)])
+    assert str(raised.value) == f"error: {inputs} line 3: not UTF-8 text (byte 0xff at column 5)"
+
+
+def test_crlf_lines_lose_their_line_ending(models, tmp_path, capsys):
+    inputs = tmp_path / "inputs.txt"
+    inputs.write_bytes(b"one\r\ntwo\r\n")
+    assert [r["input"] for r in _predict([models["text"], str(inputs)], capsys)] == ["one", "two"]
+
+
+def test_nan_and_infinite_outputs_are_json_null(models, tmp_path, capsys):
+    inputs = _jsonl(tmp_path / "x.jsonl", [{"x": 2.0}, {"x": 0.0}])
+    assert cli.main(["predict", models["ratio"], inputs]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    # Strict JSON: Python's json.loads would accept NaN and Infinity.
+    records = [json.loads(line, parse_constant=lambda name: pytest.fail(f"{name} in {line}")) for line in lines]
+    assert records == [{"input": {"x": 2.0}, "inverse": 0.5, "ratio": 1.0},
+                       {"input": {"x": 0.0}, "inverse": None, "ratio": None}]
 
 
 def test_text_format_is_refused_for_signatures_without_one_string_input(models, tmp_path):

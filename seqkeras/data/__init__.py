@@ -14,7 +14,7 @@
 from seqkeras.data.builders import (TimeSeriesSplits, classification_batches, language_model_windows,
                                     leave_last_out, seq2seq_batches, session_sequences, tagging_batches,
                                     time_series_windows, token_stream)
-from seqkeras.data.errors import DataError
+from seqkeras.data.errors import DataError, MissingDataError
 from seqkeras.data.paths import expand_paths, resolve_data_dir, resolve_path
 from seqkeras.data.sources import (conll_sentences, interaction_log, labelled_text, parallel_lines,
                                    source_from_spec, text_characters, text_lines, tfds_source,

@@ -36,3 +36,11 @@ class DataError(ValueError):
 
     def __reduce__(self):
         return (type(self), (self.path, self.line, self.reason))
+
+
+class MissingDataError(DataError):
+    """A corpus file that does not exist, or a glob that matches nothing.
+
+    Usually the data directory is not the one the user meant, so the command line
+    answers it with how to point seqkeras at the data (``--data-dir``, ``SEQKERAS_DATA``).
+    """

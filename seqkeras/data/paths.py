@@ -19,7 +19,7 @@ import os
 import pathlib
 from typing import Iterable
 
-from seqkeras.data.errors import DataError
+from seqkeras.data.errors import DataError, MissingDataError
 
 ENV_VAR = "SEQKERAS_DATA"
 DEFAULT_DATA_DIRS = (pathlib.Path("~/.seqkeras/data"), pathlib.Path("data"))
@@ -76,7 +76,8 @@ def expand_paths(paths: str | os.PathLike | Iterable[str | os.PathLike]) -> list
     Each glob's matches are sorted so that the order is deterministic.
 
     Raises:
-        DataError: a file does not exist, a glob matches nothing, or no path is given.
+        MissingDataError: a file does not exist or a glob matches nothing.
+        DataError: no path is given.
     """
     if isinstance(paths, (str, os.PathLike)):
         paths = [paths]
@@ -86,12 +87,12 @@ def expand_paths(paths: str | os.PathLike | Iterable[str | os.PathLike]) -> list
         if is_glob(name):
             matches = sorted(glob.glob(name))
             if not matches:
-                raise DataError(name, None, "no file matches this pattern")
+                raise MissingDataError(name, None, "no file matches this pattern")
             files.extend(pathlib.Path(m) for m in matches)
         else:
             path = pathlib.Path(name)
             if not path.is_file():
-                raise DataError(path, None, "no such file")
+                raise MissingDataError(path, None, "no such file")
             files.append(path)
     if not files:
         raise DataError(None, None, "no input files given")

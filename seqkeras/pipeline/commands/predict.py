@@ -23,7 +23,10 @@ with only scalar inputs runs once per line.
 
 Outputs are printed as JSON lines, one per input example:
 ``{"input": <the line's text or object>, <output name>: <that example's value>, ...}``;
-outputs that are not batched (e.g. rank 0) are repeated on every line.
+outputs that are not batched (e.g. rank 0) are repeated on every line. A NaN or
+infinite output value (the perplexity of an empty input) is written as ``null``.
+
+A line that is not UTF-8 ends the command with an error naming that line.
 """
 
 from __future__ import annotations
@@ -231,11 +234,25 @@ class _Input:
 
 
 def _read_lines(stream, label):
-    try:
-        for number, line in enumerate(stream, 1):
-            yield number, line
-    except UnicodeDecodeError as error:
-        _fail(f"{label} is not UTF-8 text ({error})")
+    """(1-based number, text) of each line of a binary stream; SystemExit naming the
+    line that is not UTF-8 (a text-mode stream would only say where in the buffer)."""
+    for number, raw in enumerate(stream, 1):
+        try:
+            yield number, raw.decode("utf-8")
+        except UnicodeDecodeError as error:
+            _fail(f"{label} line {number}: not UTF-8 text (byte {raw[error.start]:#04x} at column "
+                  f"{error.start + 1})")
+
+
+def _finite(value):
+    """`value` with NaN and ±inf floats as None: JSON has no such numbers (``NaN`` is not JSON)."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, list):
+        return [_finite(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    return value
 
 
 def _batches(items, size):
@@ -312,7 +329,7 @@ def main(args):
 
     def examples_text(stream):
         for number, line in _read_lines(stream, label):
-            yield number, line.rstrip("\n"), None
+            yield number, line.removesuffix("\n").removesuffix("\r"), None
 
     def examples_jsonl(stream):
         for number, line in _read_lines(stream, label):
@@ -357,10 +374,10 @@ def main(args):
 
     with contextlib.ExitStack() as stack:
         if args.inputs == "-":
-            stream = sys.stdin
+            stream = sys.stdin.buffer
         else:
             try:
-                stream = stack.enter_context(open(args.inputs, encoding="utf-8"))
+                stream = stack.enter_context(open(args.inputs, "rb"))
             except OSError as error:
                 _fail(f"cannot read {label}: {error.strerror or error}")
         out = sys.stdout if args.output == "-" else stack.enter_context(open(args.output, "w", encoding="utf-8"))
@@ -373,8 +390,9 @@ def main(args):
             columns = {name: (is_batched_output(name, value, len(batch)), _jsonable(value))
                        for name, value in ((name, tensor.numpy()) for name, tensor in result.items())}
             for row, (_, shown, _) in enumerate(batch):
-                record = {"input": shown}
-                record.update({name: value[row] if rows else value for name, (rows, value) in columns.items()})
-                out.write(json.dumps(record) + "\n")
+                record = {"input": _finite(shown)}
+                record.update({name: _finite(value[row] if rows else value)
+                               for name, (rows, value) in columns.items()})
+                out.write(json.dumps(record, allow_nan=False) + "\n")
             out.flush()
     return 0
