@@ -30,6 +30,7 @@ COMMANDS = {
     "export": ("seqkeras.pipeline.commands.export", "export a pipeline's trained model as a SavedModel"),
     "generate": ("seqkeras.pipeline.commands.generate", "generate text from a SavedModel or a trained pipeline"),
     "predict": ("seqkeras.pipeline.commands.predict", "run a SavedModel signature on a file of inputs"),
+    "serve": ("seqkeras.pipeline.commands.serve", "serve a base path of SavedModels with TensorFlow Serving's REST API"),
     "study": ("seqkeras.study", "gradient-flow study: train every cell on long-range tasks, write a report"),
 }
 
