@@ -4,13 +4,17 @@ For each application: `seqkeras run` with tuning on (2 trials) → train → eva
 export; the export is reloaded in a process that cannot import seqkeras and every
 warm-up request is replayed there; then `seqkeras predict` (a separate process, the
 real CLI) runs the serving signature on a JSON-lines file made from the warm-up
-request. A new application is picked up automatically from the registry and fails
+request; then `seqkeras serve` (a real HTTP server and client) answers every warm-up
+request as the direct call did, and every signature meets the bad requests of
+`BAD_REQUESTS` with an answer or a 400 error, never a 500, and stays up. A new application is picked up automatically from the registry and fails
 here until it has a fixture in `contract_fixtures.py` and keeps the contract.
 """
 
 from __future__ import annotations
 
+import base64
 import json
+import os
 import subprocess
 import sys
 
@@ -18,6 +22,7 @@ import numpy as np
 import pytest
 
 import contract_fixtures
+from rest_client import call, served
 from without_seqkeras import call_signatures
 from seqkeras import cli
 from seqkeras.pipeline import registry
@@ -69,6 +74,18 @@ def test_application_keeps_the_contract(name, tmp_path):
     for key in expected:
         assert key in lines[0]
 
+    with served(output) as server:
+        for (signature, inputs), direct in zip(calls, outputs):
+            status, answer = call(server, f"/v1/models/contract_{name}:predict",
+                                  {"signature_name": signature, "inputs": inputs})
+            assert status == 200, answer
+            _assert_same_outputs(answer["outputs"], direct, signature)
+        outcomes = _bad_requests(server, f"contract_{name}", version, requests)
+    report_file = os.environ.get("SEQKERAS_BAD_REQUEST_REPORT")
+    if report_file:
+        with open(report_file, "a", encoding="utf-8") as out:
+            out.write(json.dumps({"application": name, "outcomes": outcomes}) + "\n")
+
 
 def _plain(value):
     array = np.asarray(value)
@@ -85,3 +102,78 @@ def _jsonl(inputs) -> tuple[str, dict]:
     count = len(next(iter(batched.values())))
     rows = [json.dumps({k: v[i] for k, v in batched.items()}) for i in range(count)]
     return "\n".join(rows) + "\n", scalars
+
+
+def _assert_same_outputs(served, direct, signature):
+    served = served if isinstance(served, dict) else {next(iter(direct)): served}
+    assert set(served) == set(direct), (signature, sorted(served), sorted(direct))
+    for key, expected in direct.items():
+        got = np.array(served[key], dtype=object if expected.dtype == object else None)
+        if expected.dtype == object:
+            assert got.tolist() == expected.tolist(), (signature, key)
+        else:
+            got = np.array([np.nan if v is None else v for v in got.ravel()], np.float64).reshape(expected.shape)
+            np.testing.assert_allclose(got, expected.astype(np.float64), rtol=1e-4, atol=1e-5,
+                                       err_msg=f"{signature}: {key}")
+
+
+# (what, how one batched input's value is replaced); strings only where marked.
+BAD_REQUESTS = {
+    "empty batch": None,
+    "batch of 4,096": None,
+    "wrong rank": None,
+    "wrong dtype": None,
+    "empty string": "",
+    "whitespace only": " \t  ",
+    "100,000 characters": "a" * 100_000,
+    "control characters": "\x00\x01\x1b[31m\x7f",
+    "invalid UTF-8": {"b64": base64.b64encode(b"\xff\xfe caf\xe9").decode()},
+}
+
+
+def _bad_requests(server, model, version, requests) -> dict:
+    """Each of `BAD_REQUESTS` against each signature's warm-up request: the HTTP status
+    (200 or 400, never 500) and the server still up afterwards."""
+    import tensorflow as tf
+
+    loaded = tf.saved_model.load(str(version))
+    outcomes = {}
+    for request in requests:
+        specs = loaded.signatures[request.signature_name].structured_input_signature[1]
+        inputs = {k: _plain(v) for k, v in request.inputs.items()}
+        batched = [k for k in inputs if specs[k].shape.rank]
+        strings = [k for k in batched if specs[k].dtype == tf.string]
+        for what, text in BAD_REQUESTS.items():
+            if text is not None and not strings:
+                continue
+            bad = dict(inputs)
+            if what == "empty batch":
+                bad.update({k: [] for k in batched})
+            elif what == "batch of 4,096":
+                bad.update({k: [inputs[k][0]] * 4096 for k in batched})
+            elif what == "wrong rank":
+                bad.update({k: [inputs[k]] for k in batched})
+            elif what == "wrong dtype":
+                bad.update({k: _wrong_dtype(inputs[k], specs[k].dtype == tf.string) for k in batched})
+            else:
+                bad[strings[0]] = _replace_first(inputs[strings[0]], text)
+            status, answer = call(server, f"/v1/models/{model}:predict",
+                                  {"signature_name": request.signature_name, "inputs": bad})
+            assert status in (200, 400) and set(answer) & {"outputs", "error"}, (request.signature_name, what,
+                                                                                   status, answer)
+            assert call(server, f"/v1/models/{model}")[0] == 200, "the server went down"
+            outcomes[f"{request.signature_name}: {what}"] = status if status == 200 else answer["error"][:120]
+    return outcomes
+
+
+def _wrong_dtype(value, is_string):
+    if isinstance(value, list):
+        return [_wrong_dtype(v, is_string) for v in value]
+    return 1.5 if is_string else "x"
+
+
+def _replace_first(value, text):
+    """`value` (nested lists of strings) with its first string replaced by `text`."""
+    if isinstance(value, list):
+        return [_replace_first(value[0], text)] + value[1:] if value else value
+    return text

@@ -4,20 +4,15 @@ calling the SavedModel directly and against the examples of Serving's REST docum
 from __future__ import annotations
 
 import base64
-import json
-import socket
 import threading
 import time
-import urllib.error
-import urllib.request
 
 import pytest
 import tensorflow as tf
 
+from rest_client import call, served
 from seqkeras.serving import write_versioned
-from seqkeras.serving.rest import ModelRepository, make_app
-
-uvicorn = pytest.importorskip("uvicorn")
+from seqkeras.serving.rest import ModelRepository
 
 
 class HalfPlus(tf.Module):
@@ -61,33 +56,8 @@ def server(tmp_path_factory):
     signals = Signals()
     _save(signals, base / "signals" / "7", {"serving_default": signals.rows, "blobs": signals.blobs})
     (base / "half_plus_two" / ".tmp-2-abc").mkdir()   # an export in progress: ignored
-    repository = ModelRepository(base, poll_seconds=0.2)
-    repository.start()
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    config = uvicorn.Config(make_app(repository), host="127.0.0.1", port=port, log_level="error")
-    http = uvicorn.Server(config)
-    thread = threading.Thread(target=http.run, daemon=True)
-    thread.start()
-    deadline = time.time() + 30
-    while not http.started and time.time() < deadline:
-        time.sleep(0.05)
-    yield {"url": f"http://127.0.0.1:{port}", "base": base, "repository": repository}
-    http.should_exit = True
-    thread.join(10)
-    repository.stop()
-
-
-def call(server, path, body=None):
-    """(HTTP status, JSON answer) of a GET (body None) or POST."""
-    data = None if body is None else (body if isinstance(body, bytes) else json.dumps(body).encode())
-    request = urllib.request.Request(server["url"] + path, data=data, method="GET" if body is None else "POST")
-    try:
-        with urllib.request.urlopen(request, timeout=30) as response:
-            return response.status, json.loads(response.read())
-    except urllib.error.HTTPError as error:
-        return error.code, json.loads(error.read())
+    with served(base) as server:
+        yield {**server, "base": base}
 
 
 def test_the_documented_half_plus_two_request_works_unchanged(server):
@@ -150,6 +120,9 @@ def test_binary_strings_travel_as_b64_and_nan_is_null(server):
     ("/v1/models/signals:predict", {"instances": [{"tag": "a", "signal": [1, 2], "sensor": [[1, 2], [3, 4]]}]},
      400, "expects shape"),
     ("/v1/models/signals:predict", {"instances": [{"tag": "a"}]}, 400, "missing ['sensor', 'signal']"),
+    ("/v1/models/signals:predict", {"inputs": {"tag": ["a", "b"], "signal": [[1, 2, 3, 4, 5], [1]],
+                                               "sensor": [[[1, 2], [3, 4]]] * 2}}, 400, "ragged"),
+    ("/v1/models/half_plus_two:predict", {"instances": ["a"]}, 400, "expects numbers"),
     ("/v1/models/signals:predict", {"signature_name": "blobs",
                                     "instances": [{"data": "a", "repeat": 1}, {"data": "b", "repeat": 2}]},
      400, "same value"),

@@ -221,11 +221,15 @@ def to_tensor(name: str, value, spec):
         else:
             array = np.asarray(value)
             if array.dtype == object or array.dtype.kind in "USV":
-                raise ValueError("not a rectangular array of numbers")
+                raise ValueError(f"expects numbers, received {value!r:.60}")
             array = array.astype(spec.dtype.as_numpy_dtype)
     except (ValueError, TypeError, OverflowError) as error:
-        raise RequestError(f"input {name!r} ({spec.dtype.name}{spec.shape}): {error} "
-                           f"(lists must be rectangular: the server does not pad)") from None
+        reason = ("ragged lists (rows of different lengths): pad them, the server does not"
+                  if "inhomogeneous" in str(error) else str(error))
+        raise RequestError(f"input {name!r} ({spec.dtype.name}{spec.shape}): {reason}") from None
+    if array.size == 0 and array.ndim == 1 and (spec.shape.rank or 0) > 1:
+        # ``[]`` is an empty batch whatever the rank (JSON cannot spell a [0, T] array).
+        array = array.reshape([0] + [d or 0 for d in spec.shape.as_list()[1:]])
     if spec.shape.rank is not None and array.ndim != spec.shape.rank:
         raise RequestError(f"input {name!r} expects rank {spec.shape.rank} ({spec.dtype.name}{spec.shape}), "
                            f"received a value of shape {list(array.shape)}")
