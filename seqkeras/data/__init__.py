@@ -19,6 +19,7 @@ from seqkeras.data.paths import expand_paths, resolve_data_dir, resolve_path
 from seqkeras.data.sources import (conll_sentences, interaction_log, labelled_text, parallel_lines,
                                    source_from_spec, text_characters, text_lines, tfds_source,
                                    time_series_csv)
+from seqkeras.data.sources.ts_format import TsHeader, ts_header, ts_series
 from seqkeras.data.subwords import SubwordTokenizer, learn_wordpieces
 from seqkeras.data.tokenizers import CharacterTokenizer, Tokenizer, WordTokenizer
 from seqkeras.data.vocabulary import BOS, EOS, PAD, UNK, TokenLookup, Vocabulary, load_or_fit

@@ -26,6 +26,7 @@ BUILTIN = {
     "long_range": "seqkeras.tasks.application:LongRangeApplication",
     "forecasting": "seqkeras.forecasting:ForecastingApplication",
     "recommendation": "seqkeras.recommendation:RecommendationApplication",
+    "sequences": "seqkeras.sequences:SequencesApplication",
 }
 _REGISTRY: dict[str, str] = dict(BUILTIN)
 

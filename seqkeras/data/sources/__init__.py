@@ -14,3 +14,4 @@ from seqkeras.data.sources.parallel import parallel_lines
 from seqkeras.data.sources.text import text_characters, text_lines
 from seqkeras.data.sources.tfds import tfds_source
 from seqkeras.data.sources.time_series import time_series_csv
+from seqkeras.data.sources.ts_format import TsHeader, ts_header, ts_series
