@@ -89,6 +89,7 @@ def main(argv=None):
         # Configure only the chosen command's arguments (imports its module, not TensorFlow).
         importlib.import_module(COMMANDS[command][0]).configure(subparsers.choices[command])
     args = parser.parse_args(argv)
+    args.argv = argv  # for commands that start copies of themselves (`tune --workers`)
     if not args.verbose:
         quiet()
     try:

@@ -7,7 +7,9 @@ application gets tuning for free; an application may return its own HyperModel f
 `Application.hypermodel`.
 
 The tuner directory is ``<run>/tuner/`` with ``overwrite=False``: a search started
-again resumes (finished trials are kept, the interrupted one is rerun).
+again resumes (finished trials are kept, the interrupted one is rerun). A distributed
+search (`seqkeras.pipeline.distributed`) runs the same code in every process: keras-tuner
+makes the chief serve the oracle and the workers run trials; the chief writes the summary.
 """
 
 from __future__ import annotations
@@ -20,6 +22,8 @@ import time
 import keras
 import keras_tuner
 
+from seqkeras.pipeline import distributed
+from seqkeras.pipeline.distributed import CHIEF
 from seqkeras.pipeline.spec import get_key, with_overrides
 from seqkeras.pipeline.training import schedule_callbacks
 
@@ -134,7 +138,8 @@ def tune(application, spec, data, paths, callbacks=(), verbose="auto") -> dict:
         steps_per_epoch=steps,
         validation_steps=(t.validation_steps or spec.training.validation_steps or None),
         callbacks=list(callbacks), verbose=verbose)
-    if t.max_minutes > 0 and t.tuner != "hyperband":
+    role = distributed.role()
+    if t.max_minutes > 0 and t.tuner != "hyperband" and role is None:
         # Grow the trial budget one at a time until the time budget is spent.
         deadline = time.monotonic() + 60 * t.max_minutes
         oracle = tuner.oracle
@@ -146,7 +151,13 @@ def tune(application, spec, data, paths, callbacks=(), verbose="auto") -> dict:
             tuner.search(**fit_kwargs)
         oracle.max_trials = t.max_trials
     else:
+        if t.max_minutes > 0 and role == CHIEF:
+            print(f"tuning.max_minutes = {t.max_minutes} is not applied to a distributed search: "
+                  f"it runs tuning.max_trials = {t.max_trials} trials")
+        # The chief serves the oracle here until every trial is done; a worker runs trials.
         tuner.search(**fit_kwargs)
+    if role == "worker":
+        return {}  # the chief writes the summary and the best values
     best = tuner.get_best_hyperparameters(1)
     space = spec.tuning.space
     values = {k: spec_value(space[k], v) for k, v in best[0].values.items() if k in space} if best else {}
