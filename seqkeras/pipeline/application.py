@@ -47,7 +47,7 @@ import keras
 
 from seqkeras.pipeline.data import Data
 from seqkeras.pipeline.spec import PipelineSpec
-from seqkeras.pipeline.training import make_optimizer
+from seqkeras.pipeline.training import distribution_strategy, make_optimizer
 
 
 class Application(abc.ABC):
@@ -112,12 +112,17 @@ class Application(abc.ABC):
         """`build_model` under the spec's shared settings: what the runner and tuner call.
 
         The precision policy is set while the model is built (its layers keep it) and
-        the previous global policy restored after, so nothing else inherits it.
+        the previous global policy restored after, so nothing else inherits it. With
+        ``training.distribution = "mirrored"`` the model is built under
+        `tf.distribute.MirroredStrategy` (`distribution_strategy`).
         """
         previous = keras.mixed_precision.global_policy()
         keras.mixed_precision.set_global_policy(spec.training.precision)
         try:
-            return self.build_model(spec, data)
+            # Variables created under a strategy's scope are mirrored, and Keras then runs
+            # fit / evaluate / predict through that strategy: one replica per device.
+            with distribution_strategy(spec.training.distribution).scope():
+                return self.build_model(spec, data)
         finally:
             keras.mixed_precision.set_global_policy(previous)
 

@@ -90,6 +90,7 @@ class TrainingSpec:
     validation_steps: int = 0          # 0 = the whole validation split
     seed: int = 0
     precision: str = "float32"         # "float32" | "mixed_bfloat16" (whole model)
+    distribution: str = "none"         # "none" | "mirrored": data-parallel over the local GPUs (or logical CPUs)
     early_stopping: int = 0            # patience in epochs; 0 = off
     max_minutes: float = 0.0           # stop after the epoch that would overrun this budget; 0 = off
 
@@ -191,6 +192,7 @@ class PipelineSpec:
         self.check_choices([
             ("training.optimizer", t.optimizer, ("sgd", "adam", "adamw", "rmsprop")),
             ("training.precision", t.precision, ("float32", "mixed_bfloat16")),
+            ("training.distribution", t.distribution, ("none", "mirrored")),
             ("training.schedule.kind", t.schedule.kind, ("constant", "zaremba", "plateau", "cosine")),
             ("tuning.tuner", self.tuning.tuner, ("random", "hyperband", "bayesian")),
             ("tuning.direction", self.tuning.direction, ("min", "max")),

@@ -1,4 +1,5 @@
-"""Optimisers, learning-rate schedules and the standard callbacks built from a `TrainingSpec`."""
+"""Optimisers, learning-rate schedules, the distribution strategy and the standard
+callbacks built from a `TrainingSpec`."""
 
 from __future__ import annotations
 
@@ -7,6 +8,25 @@ import math
 import pathlib
 
 import keras
+
+
+def distribution_strategy(name: str):
+    """The `tf.distribute` strategy of ``training.distribution``.
+
+    ``"none"``: the default strategy (one device). ``"mirrored"``:
+    `tf.distribute.MirroredStrategy` over every local GPU, or over the logical CPU
+    devices where there is no GPU (one CPU device unless the process split it; a
+    strategy over one device is still correct, just not parallel). Each replica gets
+    ``batch_size / replicas`` examples of every batch; gradients are all-reduced.
+    """
+    import tensorflow as tf
+
+    if name == "none":
+        return tf.distribute.get_strategy()
+    if name == "mirrored":
+        devices = tf.config.list_logical_devices("GPU") or tf.config.list_logical_devices("CPU")
+        return tf.distribute.MirroredStrategy([d.name for d in devices])
+    raise ValueError(f"Argument `name` must be 'none' or 'mirrored', received name={name!r}")
 
 
 def make_optimizer(training, loss_scale: float = 1.0) -> keras.optimizers.Optimizer:
