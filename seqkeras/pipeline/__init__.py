@@ -5,7 +5,7 @@
 * `registry`: application name → `Application`; `load_spec` (TOML → typed spec,
   unknown keys and unsupported shared keys are errors naming the key and file).
 * `runner`: ingest → (tune) → train → evaluate → export with progress bars,
-  TensorBoard, a checkpoint per epoch, BackupAndRestore resume, learning curve.
+  TensorBoard, a checkpoint per epoch, atomic resume (`resume`), learning curve.
 * `tuning`: keras-tuner RandomSearch / Hyperband / BayesianOptimization over dotted
   spec keys, resumable, summary table + PNG.
 * `commands`: the CLI subcommands (``run``, ``train``, ``tune``, ``evaluate``,

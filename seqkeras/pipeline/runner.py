@@ -20,6 +20,7 @@ from typing import Any
 import keras
 
 from seqkeras.pipeline import registry, tuning
+from seqkeras.pipeline.resume import EpochCheckpoint, ResumableBackup, atomic_write, resumed_epoch, trim_history
 from seqkeras.pipeline.run_paths import RunPaths
 from seqkeras.pipeline.spec import to_dict, with_overrides
 from seqkeras.pipeline.training import (EpochTimer, LearningRateLogger, plot_learning_curve, read_history,
@@ -55,8 +56,8 @@ def train(spec, data, paths: RunPaths, epochs: int | None = None, verbose: int |
     """Train the application's model for `spec`, resuming an interrupted run.
 
     Callbacks: the application's own (e.g. state resets, metrics), the schedule,
-    BackupAndRestore (``paths.backup``; resumes at the last finished epoch),
-    ModelCheckpoint every epoch, CSVLogger, TensorBoard.
+    CSVLogger, a checkpoint every epoch, `ResumableBackup` (``paths.backup``; resumes at
+    the last finished epoch; every write atomic), TensorBoard.
 
     Returns:
         (model, history) — history read back from ``history.csv`` (all epochs, across resumes).
@@ -68,13 +69,16 @@ def train(spec, data, paths: RunPaths, epochs: int | None = None, verbose: int |
     keras.utils.set_random_seed(spec.training.seed)
     paths.root.mkdir(parents=True, exist_ok=True)
     epochs = spec.training.epochs
-    fresh = not (resume and paths.backup.exists())
+    finished = resumed_epoch(paths.backup) if resume else 0
+    fresh = finished == 0
     if fresh:
         for stale in (paths.history, paths.backup):
             if stale.is_dir():
                 shutil.rmtree(stale)
             elif stale.exists():
                 stale.unlink()
+    else:
+        trim_history(paths.history, finished)
     model = app.make_model(spec, data)
     base_lr = float(keras.ops.convert_to_numpy(model.optimizer.learning_rate))
     spent = 0.0 if fresh else sum(read_history(paths.history).get("epoch_seconds", []))
@@ -84,10 +88,11 @@ def train(spec, data, paths: RunPaths, epochs: int | None = None, verbose: int |
         *schedule_callbacks(spec.training, base_lr, spent_seconds=spent),
         LearningRateLogger(),
         EpochTimer(),
-        keras.callbacks.BackupAndRestore(str(paths.backup)),
-        keras.callbacks.ModelCheckpoint(str(paths.checkpoints / "epoch_{epoch:03d}.weights.h5"),
-                                        save_weights_only=True),
+        # Logged, then checkpointed, then backed up: a kill between any two reruns the
+        # epoch, and `trim_history` drops its row.
         keras.callbacks.CSVLogger(str(paths.history), append=True),
+        EpochCheckpoint(paths.checkpoints),
+        ResumableBackup(paths.backup),
         *tensorboard_callbacks(paths.logs),
         *extra_callbacks,
     ]
@@ -95,7 +100,7 @@ def train(spec, data, paths: RunPaths, epochs: int | None = None, verbose: int |
               steps_per_epoch=spec.training.steps_per_epoch or None,
               validation_steps=spec.training.validation_steps or None,
               callbacks=callbacks, verbose=verbose)
-    model.save_weights(str(paths.weights))
+    atomic_write(paths.weights, lambda name: model.save_weights(name))
     history = read_history(paths.history)
     plot_learning_curve(history, paths.learning_curve, title=spec.name)
     return model, history

@@ -1,0 +1,172 @@
+"""Resume after faults: writes that fail half-way, and `seqkeras train` killed with
+SIGKILL at random moments, again and again, until the run completes."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+
+import keras
+import numpy as np
+import pytest
+
+import contract_fixtures
+from seqkeras.pipeline.resume import (STATE_FILE, EpochCheckpoint, ResumableBackup, atomic_write, resumed_epoch,
+                                      trim_history)
+
+
+def _model():
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])
+    model.compile(keras.optimizers.Adam(0.1), loss="mse")
+    return model
+
+
+X, Y = np.ones((8, 3), np.float32), np.zeros((8, 2), np.float32)
+
+
+def test_a_failed_write_leaves_the_old_file(tmp_path):
+    target = tmp_path / "a.txt"
+    target.write_text("old")
+
+    def half_then_crash(name):
+        with open(name, "w") as stream:
+            stream.write("ne")
+        raise OSError("disk full")
+
+    with pytest.raises(OSError, match="disk full"):
+        atomic_write(target, half_then_crash)
+    assert target.read_text() == "old" and sorted(p.name for p in tmp_path.iterdir()) == ["a.txt"]
+
+
+class CrashInWeightsWrite(keras.callbacks.Callback):
+    """Make the backup's weights write of epoch `epoch` die after writing part of the file."""
+
+    def __init__(self, epoch):
+        super().__init__()
+        self.epoch = epoch
+
+    def on_epoch_end(self, epoch, logs=None):
+        if epoch == self.epoch:
+            original = self.model.save_weights
+
+            def partial(name, **kwargs):
+                original(name, **kwargs)
+                with open(name, "r+b") as stream:
+                    stream.truncate(100)  # a half-written HDF5 file
+                raise KeyboardInterrupt("killed while writing the backup")
+
+            self.model.save_weights = partial
+
+
+def test_a_backup_killed_while_writing_resumes_from_the_previous_epoch(tmp_path):
+    backup = tmp_path / "backup"
+    model = _model()
+    with pytest.raises(KeyboardInterrupt):
+        model.fit(X, Y, epochs=5, verbose=0, callbacks=[CrashInWeightsWrite(2), ResumableBackup(backup)])
+    assert resumed_epoch(backup) == 2            # epoch index 2 never reached the state file
+    expected = [w.copy() for w in _reference_weights(epochs=2)]
+    resumed = _model()
+    seen = []
+    callback = keras.callbacks.LambdaCallback(on_epoch_begin=lambda epoch, logs: seen.append(epoch))
+    resumed.fit(X, Y, epochs=2, verbose=0, callbacks=[ResumableBackup(backup, delete_on_end=False), callback])
+    assert seen == []                             # both epochs were already done: nothing reruns
+    for a, b in zip(resumed.get_weights(), expected):
+        np.testing.assert_allclose(a, b, rtol=1e-6)
+    assert sorted(p.name for p in backup.iterdir()) == ["epoch_2.weights.h5", STATE_FILE]
+
+
+def _reference_weights(epochs):
+    model = _model()
+    model.fit(X, Y, epochs=epochs, verbose=0)
+    return model.get_weights()
+
+
+class InterruptAfter(keras.callbacks.Callback):
+    def __init__(self, epoch):
+        super().__init__()
+        self.epoch = epoch
+
+    def on_epoch_end(self, epoch, logs=None):
+        if epoch == self.epoch:
+            raise KeyboardInterrupt
+
+
+def test_resumed_training_equals_uninterrupted_training(tmp_path):
+    backup = tmp_path / "backup"
+    model = _model()
+    with pytest.raises(KeyboardInterrupt):
+        model.fit(X, Y, epochs=4, verbose=0, callbacks=[ResumableBackup(backup), InterruptAfter(1)])
+    resumed = _model()
+    resumed.fit(X, Y, epochs=4, verbose=0, callbacks=[ResumableBackup(backup)])
+    for a, b in zip(resumed.get_weights(), _reference_weights(epochs=4)):
+        np.testing.assert_allclose(a, b, rtol=1e-5)   # optimizer slots were restored too
+    assert not backup.exists()
+
+
+def test_checkpoints_are_written_atomically(tmp_path):
+    model = _model()
+    model.fit(X, Y, epochs=2, verbose=0, callbacks=[EpochCheckpoint(tmp_path)])
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["epoch_001.weights.h5", "epoch_002.weights.h5"]
+
+
+def test_history_keeps_one_row_per_backed_up_epoch(tmp_path):
+    history = tmp_path / "history.csv"
+    history.write_text("epoch,loss\n0,1.0\n1,0.9\n2,0.8\n", encoding="utf-8")
+    trim_history(history, 2)
+    assert list(csv.reader(history.open())) == [["epoch", "loss"], ["0", "1.0"], ["1", "0.9"]]
+
+
+def _train_command(spec_file, data, work):
+    return [sys.executable, "-m", "seqkeras.cli", "train", str(spec_file), "--data-dir", str(data),
+            "--work-dir", str(work)]
+
+
+def test_train_killed_at_random_moments_resumes_and_completes(tmp_path):
+    """SIGKILL a real `seqkeras train` at random moments (start-up, mid-epoch, while
+    writing checkpoints, during evaluation); each restart resumes; the run completes
+    with one history row per epoch, loadable weights, and the metrics of an
+    uninterrupted run (not its exact weights: a restarted input pipeline reshuffles
+    from its first epoch's order)."""
+    data = tmp_path / "data"
+    data.mkdir()
+    text = contract_fixtures.classification(data)
+    spec_file = tmp_path / "spec.toml"
+    epochs = 30
+    spec_file.write_text(text[:text.index("[tuning]")].replace("epochs = 1", f"epochs = {epochs}"),
+                         encoding="utf-8")
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
+    rng = random.Random(0)
+    started = time.time()
+    reference = subprocess.run(_train_command(spec_file, data, tmp_path / "reference"), capture_output=True,
+                               text=True, timeout=600, env=env)
+    assert reference.returncode == 0, reference.stderr[-3000:]
+    one_run = time.time() - started
+    work = tmp_path / "runs"
+    kills = 0
+    for attempt in range(20):
+        process = subprocess.Popen(_train_command(spec_file, data, work), stdout=subprocess.PIPE,
+                                   stderr=subprocess.PIPE, text=True, env=env)
+        try:
+            out, err = process.communicate(timeout=rng.uniform(0.3, 0.7) * one_run if kills < 4 else 600)
+        except subprocess.TimeoutExpired:
+            process.send_signal(signal.SIGKILL)
+            process.communicate()
+            kills += 1
+            continue
+        assert process.returncode == 0, err[-3000:]
+        break
+    assert kills >= 2, "the run finished before it could be killed twice"
+    run = work / "contract_classification"
+    rows = list(csv.DictReader((run / "history.csv").open()))
+    assert [int(r["epoch"]) for r in rows] == list(range(epochs))
+    assert not (run / "backup").exists() and not list(run.rglob(".tmp-*"))
+    final = json.loads(out[out.index("{"):])["validation"]
+    expected = json.loads(reference.stdout[reference.stdout.index("{"):])["validation"]
+    assert final["accuracy"] == pytest.approx(expected["accuracy"], abs=0.1)
