@@ -1,6 +1,10 @@
 """Shared export machinery: atomic versioned writes, warmup records, saved_model_cli."""
 
 import os
+import signal
+import subprocess
+import sys
+import textwrap
 
 import numpy as np
 import pytest
@@ -89,6 +93,53 @@ def test_killed_export_leftovers_are_hidden_and_cleanable(tmp_path):
     assert serving.next_version(tmp_path / "doubler") == 1
     assert serving.clean_stale_temporaries(tmp_path / "doubler") == [stale]
     assert not stale.exists()
+
+
+EXPORT = textwrap.dedent("""
+    import pathlib, sys, time
+    import tensorflow as tf
+    from seqkeras import serving
+
+    base, pause = sys.argv[1], float(sys.argv[2])
+
+    class Doubler(tf.Module):
+        @tf.function(input_signature=[tf.TensorSpec([None], tf.float32, name="x")])
+        def double(self, x):
+            return {"y": 2 * x}
+
+    def build(directory):
+        module = Doubler()
+        tf.saved_model.save(module, directory, signatures={"serving_default": module.double})
+        print("WRITTEN", flush=True)
+        time.sleep(pause)      # a slow export: the test kills it here, after files were written
+
+    print(serving.write_versioned(build, base, "doubler").name, flush=True)
+""")
+
+
+def test_an_export_killed_mid_write_leaves_no_version(tmp_path):
+    process = subprocess.Popen([sys.executable, "-c", EXPORT, str(tmp_path), "60"], stdout=subprocess.PIPE,
+                               text=True, env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"))
+    assert process.stdout.readline().strip() == "WRITTEN"
+    process.send_signal(signal.SIGKILL)
+    process.wait(30)
+    model_dir = tmp_path / "doubler"
+    assert serving.list_versions(model_dir) == []
+    leftovers = [p.name for p in model_dir.iterdir()]
+    assert len(leftovers) == 1 and leftovers[0].startswith(".tmp-")      # hidden from TF Serving
+    assert serving.clean_stale_temporaries(model_dir) and not list(model_dir.iterdir())
+
+
+def test_two_processes_exporting_one_name_make_two_complete_versions(tmp_path):
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
+    processes = [subprocess.Popen([sys.executable, "-c", EXPORT, str(tmp_path), "1"], stdout=subprocess.PIPE,
+                                  text=True, env=env) for _ in range(2)]
+    names = [process.communicate(timeout=300)[0].split()[-1] for process in processes]
+    assert all(process.returncode == 0 for process in processes)
+    assert sorted(names) == ["1", "2"] and serving.list_versions(tmp_path / "doubler") == [1, 2]
+    for version in names:
+        loaded = tf.saved_model.load(str(tmp_path / "doubler" / version))
+        assert loaded.signatures["serving_default"](x=tf.constant([3.0]))["y"].numpy().tolist() == [6.0]
 
 
 @pytest.mark.parametrize("kwargs, argument", [
