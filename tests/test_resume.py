@@ -170,3 +170,31 @@ def test_train_killed_at_random_moments_resumes_and_completes(tmp_path):
     final = json.loads(out[out.index("{"):])["validation"]
     expected = json.loads(reference.stdout[reference.stdout.index("{"):])["validation"]
     assert final["accuracy"] == pytest.approx(expected["accuracy"], abs=0.1)
+
+
+def test_tune_killed_mid_trial_keeps_completed_trials_and_does_not_rerun_them(tmp_path):
+    data = tmp_path / "data"
+    data.mkdir()
+    spec_file = tmp_path / "lm.toml"
+    spec_file.write_text(contract_fixtures.language_model(data), encoding="utf-8")
+    command = [sys.executable, "-m", "seqkeras.cli", "tune", str(spec_file), "--data-dir", str(data),
+               "--work-dir", str(tmp_path / "runs"), "--set", "tuning.steps_per_epoch=300"]
+    search = tmp_path / "runs" / "contract_language_model" / "tuner" / "search"
+
+    def statuses():
+        return {p.parent.name: json.loads(p.read_text())["status"] for p in search.glob("trial_*/trial.json")}
+
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                               env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"))
+    deadline = time.time() + 300
+    while statuses() != {"trial_0": "COMPLETED", "trial_1": "RUNNING"}:   # killed inside the second trial
+        assert time.time() < deadline and process.poll() is None, statuses()
+        time.sleep(0.1)
+    process.send_signal(signal.SIGKILL)
+    process.wait(30)
+    done = subprocess.run(command, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert statuses() == {"trial_0": "COMPLETED", "trial_1": "COMPLETED"}
+    oracle = json.loads((search / "oracle.json").read_text())
+    assert oracle["run_times"] == {"0": 1, "1": 1}        # the completed trial did not run again
+    assert json.loads((search.parent.parent / "best_hyperparameters.json").read_text())
