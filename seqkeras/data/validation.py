@@ -103,6 +103,8 @@ def iter_lines(path: pathlib.Path, encoding_errors: str = "replace") -> Iterator
                 text = raw.decode("utf-8", encoding_errors)
             except UnicodeDecodeError:
                 raise DataError(path, number, "invalid UTF-8") from None
+            if number == 1:
+                text = text.removeprefix("\ufeff")  # a byte-order mark is not text (as `line_dataset`)
             yield number, text.rstrip("\n").removesuffix("\r")
 
 

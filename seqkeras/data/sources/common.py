@@ -23,10 +23,13 @@ PARSE_CHUNK = 4096
 
 def line_dataset(files: Sequence[pathlib.Path], transcode: Sequence[bool],
                  append_blank: bool = False) -> tf.data.Dataset:
-    """Lines of `files` in order; files flagged in `transcode` get U+FFFD for bad bytes."""
+    """Lines of `files` in order, without a leading byte-order mark; files flagged in
+    `transcode` get U+FFFD for bad bytes."""
     def read(path, compression, needs_transcode):
         lines = tf.data.TextLineDataset(path, compression_type=compression,
                                         buffer_size=READ_BUFFER_BYTES)
+        # A byte-order mark (Windows editors write one) is not text: drop it from line 1.
+        lines = lines.take(1).map(_without_bom).concatenate(lines.skip(1))
         if append_blank:
             lines = lines.concatenate(tf.data.Dataset.from_tensors(tf.constant("")))
         if needs_transcode:
@@ -39,6 +42,10 @@ def line_dataset(files: Sequence[pathlib.Path], transcode: Sequence[bool],
     for more in datasets[1:]:
         lines = lines.concatenate(more)
     return lines
+
+
+def _without_bom(line: tf.Tensor) -> tf.Tensor:
+    return tf.strings.regex_replace(line, "^\ufeff", "")
 
 
 def _replace_invalid_utf8(line: tf.Tensor) -> tf.Tensor:

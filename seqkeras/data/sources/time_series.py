@@ -10,7 +10,7 @@ import tensorflow as tf
 from seqkeras.data import validation
 from seqkeras.data.errors import DataError
 from seqkeras.data.paths import expand_paths
-from seqkeras.data.sources.common import PathLike, column_index, csv_rows
+from seqkeras.data.sources.common import PathLike, column_index, csv_rows, line_dataset
 
 
 def time_series_csv(path: PathLike, time_column: str | None, feature_columns: Sequence[str],
@@ -51,9 +51,11 @@ def time_series_csv(path: PathLike, time_column: str | None, feature_columns: Se
                                                 f"value {fields[index]!r} (NaN); use missing='skip'")
 
     wanted = sorted(set(feature_index) | ({time_index} if time_index is not None else set()))
-    records = tf.data.experimental.CsvDataset(
-        str(path), [tf.constant("", tf.string)] * len(wanted), header=True,
-        compression_type="GZIP" if validation.is_gzip(path) else "", select_cols=wanted)
+    # Lines (BOM dropped, CRLF allowed) parsed as CSV records; the checks above passed, so
+    # every non-empty line after the header has the header's fields.
+    lines = line_dataset([path], [False]).skip(1).map(lambda line: tf.strings.regex_replace(line, "\r$", ""))
+    records = lines.filter(lambda line: tf.strings.length(line) > 0).map(
+        lambda line: tuple(tf.io.decode_csv(line, [tf.constant("", tf.string)] * len(wanted), select_cols=wanted)))
 
     def to_row(*cols):
         values = tf.stack([cols[wanted.index(i)] for i in feature_index])
