@@ -288,6 +288,49 @@ batch_size = 8
 """ + _tuning('"model.pooling" = ["final", "mean"]\n"data.fold" = [0, 1]')
 
 
+def captioning(data: pathlib.Path) -> str:
+    import tensorflow as tf
+
+    rng = np.random.default_rng(0)
+    (data / "images").mkdir()
+    colours = {"red": (220, 30, 30), "blue": (30, 30, 220)}
+    captions, splits = ["image_id\tcaption"], ["image_id\tsplit"]
+    for i in range(12):
+        name = "red" if i % 2 else "blue"
+        pixels = np.clip(np.array(colours[name]) + rng.normal(0, 20, (32, 32, 3)), 0, 255).astype(np.uint8)
+        (data / "images" / f"im{i}.jpg").write_bytes(tf.io.encode_jpeg(pixels).numpy())
+        captions += [f"im{i}\ta {name} square .", f"im{i}\ta {name} picture"]
+        splits.append(f"im{i}\t{'dev' if i >= 8 else 'train'}")
+    (data / "captions.tsv").write_text("\n".join(captions) + "\n", encoding="utf-8")
+    (data / "splits.tsv").write_text("\n".join(splits) + "\n", encoding="utf-8")
+    return """
+application = "captioning"
+name = "contract_captioning"
+[data]
+images = "images"
+captions = "captions.tsv"
+splits = "splits.tsv"
+image_size = 32
+captions_per_image = 2
+min_count = 1
+[model]
+encoder_width = 4
+encoder_blocks = 2
+units = 8
+embedding_dim = 8
+dropout = 0.0
+[decoding]
+beam_width = 2
+max_length = 6
+[evaluation]
+examples = 2
+[training]
+learning_rate = 0.01
+batch_size = 4
+epochs = 1
+""" + _tuning('"model.attention" = ["luong", "none"]')
+
+
 FIXTURES = {
     "language_model": language_model,
     "classification": classification,
@@ -298,4 +341,5 @@ FIXTURES = {
     "forecasting": forecasting,
     "recommendation": recommendation,
     "sequences": sequences,
+    "captioning": captioning,
 }

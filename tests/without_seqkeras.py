@@ -17,7 +17,7 @@ import textwrap
 import numpy as np
 
 _CLIENT = textwrap.dedent("""
-    import json, sys
+    import base64, json, sys
     sys.modules["seqkeras"] = None          # `import seqkeras` raises ImportError from here on
     try:
         import seqkeras
@@ -27,6 +27,11 @@ _CLIENT = textwrap.dedent("""
     import numpy as np
     import tensorflow as tf
 
+    def raw(value):  # TF Serving's REST convention: {"b64": ...} carries binary strings
+        if isinstance(value, dict):
+            return base64.b64decode(value["b64"])
+        return [raw(v) for v in value] if isinstance(value, list) else value
+
     directory, calls = sys.argv[1], json.loads(sys.stdin.read())
     loaded = tf.saved_model.load(directory)
     results = []
@@ -35,7 +40,7 @@ _CLIENT = textwrap.dedent("""
         specs = function.structured_input_signature[1]
         tensors = {name: tf.constant(np.array(value, dtype=specs[name].dtype.as_numpy_dtype)
                                      if specs[name].dtype != tf.string else
-                                     np.array(value, dtype=object).reshape(np.shape(value)), specs[name].dtype)
+                                     np.array(raw(value), dtype=object).reshape(np.shape(value)), specs[name].dtype)
                    for name, value in inputs.items()}
         out = function(**tensors)
         results.append({k: {"dtype": v.dtype.name,
@@ -52,7 +57,8 @@ def call_signatures(saved_model_dir, calls, timeout: float = 300) -> tuple[list[
     Args:
         saved_model_dir: a SavedModel version directory.
         calls: ``[(signature name, {input name: nested list value})]``; values are
-            converted to each input's dtype (strings as given).
+            converted to each input's dtype (strings as given; ``{"b64": text}`` is
+            binary data, as in TF Serving's REST API).
 
     Returns:
         (signature names of the export, one ``{output: np.ndarray}`` per call;

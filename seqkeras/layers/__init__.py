@@ -1,10 +1,11 @@
 """Layers that run seqkeras cells over sequences (SPEC §3)."""
 
 from seqkeras.layers.attention import Attention
+from seqkeras.layers.attention_decoder import AttentionDecoder, DecoderContext, TokenDecoding
 from seqkeras.layers.bidirectional import Bidirectional
 from seqkeras.layers.crf import CRF, crf_loss
 from seqkeras.layers.logits import Logits
 from seqkeras.layers.recurrent import Recurrent
 from seqkeras.layers.stacked import StackedRecurrent
 
-__all__ = ["Attention", "Bidirectional", "CRF", "Logits", "Recurrent", "StackedRecurrent", "crf_loss"]
+__all__ = ["Attention", "AttentionDecoder", "DecoderContext", "TokenDecoding", "Bidirectional", "CRF", "Logits", "Recurrent", "StackedRecurrent", "crf_loss"]

@@ -27,6 +27,7 @@ BUILTIN = {
     "forecasting": "seqkeras.forecasting:ForecastingApplication",
     "recommendation": "seqkeras.recommendation:RecommendationApplication",
     "sequences": "seqkeras.sequences:SequencesApplication",
+    "captioning": "seqkeras.captioning:CaptioningApplication",
 }
 _REGISTRY: dict[str, str] = dict(BUILTIN)
 

@@ -17,6 +17,10 @@ INPUTS (``-`` = stdin) comes in one of two formats (``--format``):
   skipped. The default when INPUTS ends in ``.jsonl`` / ``.json``, or when the
   signature has no single batched ``string[None]`` input.
 
+With ``--read-files`` (text format) each line names a file whose bytes are the input
+(e.g. images for the captioning export's ``image`` input); the output's ``input`` is
+the file name.
+
 A scalar input takes its ``--arg NAME=VALUE`` value or, when absent there, its value
 in the JSON objects (every example of a batch must give the same one). A signature
 with only scalar inputs runs once per line.
@@ -48,6 +52,8 @@ def configure(parser):
                         help="value of a scalar signature input, e.g. --arg max_new_tokens=50")
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--output", default="-", help="JSON lines file (default: stdout)")
+    parser.add_argument("--read-files", action="store_true",
+                        help="text format: each line is a file name; feed the file's bytes (e.g. an image)")
     parser.add_argument("--format", choices=FORMATS, default="auto",
                         help="text: one string per line; jsonl: one JSON object per line (input name -> value); "
                              "auto (default): jsonl for .jsonl/.json files or signatures without a single "
@@ -299,6 +305,8 @@ def main(args):
     if fmt == "auto":
         fmt = "jsonl" if str(args.inputs).lower().endswith(_JSON_SUFFIXES) or not text_ok else "text"
     label = "<stdin>" if args.inputs == "-" else str(args.inputs)
+    if args.read_files and fmt != "text":
+        _fail("--read-files needs the text format (one file name per line)")
     if fmt == "text":
         if not text_ok:
             _fail(f"--format text needs a signature with exactly one batched string[None] input; "
@@ -355,9 +363,18 @@ def main(args):
                     values[i.name] = i.convert(obj[i.name], where)
             yield number, obj, values
 
+    def read_file(number, name):
+        try:
+            with open(name, "rb") as stream:
+                return stream.read()
+        except OSError as error:
+            _fail(f"{label} line {number}: cannot read {name!r}: {error.strerror or error}")
+
     def feeds(batch):
         if fmt == "text":
-            return {batched[0].name: tf.constant([text.encode("utf-8") for _, text, _ in batch], tf.string)}
+            values = [read_file(number, text) if args.read_files else text.encode("utf-8")
+                      for number, text, _ in batch]
+            return {batched[0].name: tf.constant(values, tf.string)}
         wheres = [f"{label} line {number}" for number, _, _ in batch]
         feed = {i.name: i.batch_tensor([values[i.name] for _, _, values in batch], wheres) for i in batched}
         for i in scalars:
