@@ -44,6 +44,15 @@ class Signals(tf.Module):
                 "ratio": tf.cast(tf.strings.length(data), tf.float32) / 0.0 * 0.0}
 
 
+class Checked(tf.Module):
+    """A signature that refuses some inputs with a `tf.debugging` assertion, as exports do."""
+
+    @tf.function(input_signature=[tf.TensorSpec([None], tf.float32, name="x")])
+    def serve(self, x):
+        with tf.control_dependencies([tf.debugging.assert_positive(x, message="every x must be positive")]):
+            return {"log": tf.math.log(x)}
+
+
 def _save(module, path, signatures):
     tf.saved_model.save(module, str(path), signatures=signatures)
 
@@ -55,6 +64,8 @@ def server(tmp_path_factory):
     _save(half, base / "half_plus_two" / "1", {"serving_default": half.serve})
     signals = Signals()
     _save(signals, base / "signals" / "7", {"serving_default": signals.rows, "blobs": signals.blobs})
+    checked = Checked()
+    _save(checked, base / "checked" / "1", {"serving_default": checked.serve})
     (base / "half_plus_two" / ".tmp-2-abc").mkdir()   # an export in progress: ignored
     with served(base) as server:
         yield {**server, "base": base}
@@ -129,6 +140,7 @@ def test_binary_strings_travel_as_b64_and_nan_is_null(server):
     ("/v1/models/signals:predict", {"signature_name": "blobs", "instances": [{"data": {"b64": "!!"}, "repeat": 1}]},
      400, "base64"),
     ("/v1/models/half_plus_two:classify", {"instances": [1.0]}, 404, "':classify'"),
+    ("/v1/models/checked:predict", {"instances": [1.0, -1.0]}, 400, "every x must be positive"),
 ])
 def test_bad_requests_are_json_errors_with_the_right_status(server, path, body, status, fragment):
     got, answer = call(server, path, body)

@@ -277,11 +277,26 @@ def predict(loaded: LoadedVersion, body: dict) -> dict:
     try:
         outputs = {name: tensor.numpy() for name, tensor in function(**feeds).items()}
     except (tf.errors.InvalidArgumentError, tf.errors.OutOfRangeError) as error:
-        raise RequestError(error.message.strip().splitlines()[0] if error.message else str(error)) from None
+        raise RequestError(graph_error_reason(error.message or str(error))) from None
     if rows is None:
         values = {name: _json_value(name, array) for name, array in outputs.items()}
         return {"outputs": next(iter(values.values())) if len(values) == 1 else values}
     return {"predictions": _predictions(outputs, rows)}
+
+
+def graph_error_reason(message: str) -> str:
+    """What a client needs from a TensorFlow op error: the message of the failed
+    `tf.debugging` assertion (its first ``[…]``), else the first line that is not
+    TensorFlow's framing (``Graph execution error:``, ``Detected at node …``)."""
+    lines = [line.strip() for line in message.splitlines()]
+    for line in lines:
+        if line.startswith("assertion failed:"):
+            reason = line.removeprefix("assertion failed:").strip()
+            if reason.startswith("[") and "]" in reason:
+                reason = reason[1:reason.index("]")]
+            return reason.replace("\\'", "'")
+    framing = ("Graph execution error", "Detected at node", "<stack traces unavailable>", "[[{{node")
+    return next((line for line in lines if line and not line.startswith(framing)), message.strip()[:500])
 
 
 def _columnar_feeds(inputs, specs) -> dict:
