@@ -246,14 +246,20 @@ def _json_value(name: str, array: np.ndarray):
         return np.vectorize(lambda b: b.decode("utf-8", "replace"), otypes=[object])(array).tolist()
     values = array.tolist()
     if array.dtype.kind == "f":
-        return _finite(values)
+        return json_safe(values)
     return values
 
 
-def _finite(value):
+def json_safe(value):
+    """`value` (nested lists and dicts) with NaN and ±inf floats as None: JSON has no such
+    numbers (``NaN`` is not JSON), and strict clients refuse them."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
     if isinstance(value, list):
-        return [_finite(v) for v in value]
-    return value if math.isfinite(value) else None
+        return [json_safe(v) for v in value]
+    if isinstance(value, dict):
+        return {k: json_safe(v) for k, v in value.items()}
+    return value
 
 
 def predict(loaded: LoadedVersion, body: dict) -> dict:
@@ -386,19 +392,15 @@ def make_app(repository: ModelRepository):
         return repository.metadata(params["name"], params.get("version"))
 
     def run(params, body):
-        name, _, verb = params["call"].partition(":")
+        """``NAME:predict`` (``call`` = the name) or ``NAME/versions/V:predict`` (``call`` = the version)."""
+        target, _, verb = params["call"].partition(":")
         if verb != "predict":
             raise RequestError(f"unknown method ':{verb}' (this server answers ':predict')", 404)
-        return predict(repository.get(name, params.get("version")), body)
-
-    def run_version(params, body):
-        version, _, verb = params["call"].partition(":")
-        if verb != "predict":
-            raise RequestError(f"unknown method ':{verb}' (this server answers ':predict')", 404)
-        return predict(repository.get(params["name"], version), body)
+        name, version = (params["name"], target) if "name" in params else (target, None)
+        return predict(repository.get(name, version), body)
 
     routes = [
-        Route("/v1/models/{name}/versions/{call}", answer(run_version), methods=["POST"]),
+        Route("/v1/models/{name}/versions/{call}", answer(run), methods=["POST"]),
         Route("/v1/models/{name}/versions/{version}/metadata", answer(metadata), methods=["GET"]),
         Route("/v1/models/{name}/versions/{version}", answer(status), methods=["GET"]),
         Route("/v1/models/{name}/metadata", answer(metadata), methods=["GET"]),

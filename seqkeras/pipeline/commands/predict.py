@@ -250,17 +250,6 @@ def _read_lines(stream, label):
                   f"{error.start + 1})")
 
 
-def _finite(value):
-    """`value` with NaN and ±inf floats as None: JSON has no such numbers (``NaN`` is not JSON)."""
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, list):
-        return [_finite(v) for v in value]
-    if isinstance(value, dict):
-        return {k: _finite(v) for k, v in value.items()}
-    return value
-
-
 def _batches(items, size):
     batch = []
     for item in items:
@@ -276,6 +265,7 @@ def main(args):
     import tensorflow as tf
 
     from seqkeras.pipeline.commands.generate import resolve_saved_model
+    from seqkeras.serving.rest import json_safe
 
     if args.batch_size < 1:
         _fail(f"--batch-size must be ≥ 1, got {args.batch_size}")
@@ -407,8 +397,8 @@ def main(args):
             columns = {name: (is_batched_output(name, value, len(batch)), _jsonable(value))
                        for name, value in ((name, tensor.numpy()) for name, tensor in result.items())}
             for row, (_, shown, _) in enumerate(batch):
-                record = {"input": _finite(shown)}
-                record.update({name: _finite(value[row] if rows else value)
+                record = {"input": json_safe(shown)}
+                record.update({name: json_safe(value[row] if rows else value)
                                for name, (rows, value) in columns.items()})
                 out.write(json.dumps(record, allow_nan=False) + "\n")
             out.flush()
