@@ -17,8 +17,8 @@ import numpy as np
 import pytest
 
 import contract_fixtures
-from seqkeras.pipeline.resume import (STATE_FILE, EpochCheckpoint, ResumableBackup, atomic_write, resumed_epoch,
-                                      trim_history)
+from seqkeras.pipeline.resume import (STATE_FILE, TEMP_PREFIX, EpochCheckpoint, ResumableBackup, atomic_write,
+                                      remove_temporaries, resumed_epoch, trim_history)
 
 
 def _model():
@@ -43,6 +43,22 @@ def test_a_failed_write_leaves_the_old_file(tmp_path):
     with pytest.raises(OSError, match="disk full"):
         atomic_write(target, half_then_crash)
     assert target.read_text() == "old" and sorted(p.name for p in tmp_path.iterdir()) == ["a.txt"]
+
+
+def test_temporaries_of_a_killed_write_are_removed_and_nothing_else(tmp_path):
+    # What a SIGKILL inside `atomic_write` leaves: the temporary, never renamed.
+    killed = subprocess.run([sys.executable, "-c", (
+        "import os, sys; from seqkeras.pipeline.resume import atomic_write\n"
+        "def write(name):\n    open(name, 'w').write('half'); os._exit(9)\n"
+        f"atomic_write({str(tmp_path / 'epoch_003.weights.h5')!r}, write)")])
+    assert killed.returncode == 9
+    (tmp_path / "epoch_002.weights.h5").write_text("kept")
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / f"{TEMP_PREFIX}x").write_text("not ours")
+    assert sorted(p.name.startswith(TEMP_PREFIX) for p in tmp_path.glob("*.h5")) == [False, True]
+    remove_temporaries(tmp_path, tmp_path / "absent")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["epoch_002.weights.h5", "sub"]
+    assert (tmp_path / "sub" / f"{TEMP_PREFIX}x").exists()
 
 
 class CrashInWeightsWrite(keras.callbacks.Callback):

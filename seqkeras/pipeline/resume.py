@@ -56,6 +56,15 @@ def atomic_write_text(path: str | os.PathLike, text: str) -> pathlib.Path:
     return atomic_write(path, lambda name: pathlib.Path(name).write_text(text, encoding="utf-8"))
 
 
+def remove_temporaries(*directories: str | os.PathLike) -> None:
+    """Delete the hidden temporaries that a process killed inside `atomic_write` left in
+    `directories` (not recursive). Call it only where no other process is writing."""
+    for directory in map(pathlib.Path, directories):
+        if directory.is_dir():
+            for path in directory.glob(f"{TEMP_PREFIX}*"):
+                path.unlink(missing_ok=True)
+
+
 def resumed_epoch(backup_dir: str | os.PathLike) -> int:
     """The number of finished epochs the backup holds (0: none, start afresh)."""
     state = pathlib.Path(backup_dir) / STATE_FILE

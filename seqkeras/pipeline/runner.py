@@ -20,7 +20,8 @@ from typing import Any
 import keras
 
 from seqkeras.pipeline import registry, tuning
-from seqkeras.pipeline.resume import EpochCheckpoint, ResumableBackup, atomic_write, resumed_epoch, trim_history
+from seqkeras.pipeline.resume import (EpochCheckpoint, ResumableBackup, atomic_write, remove_temporaries, resumed_epoch,
+                                      trim_history)
 from seqkeras.pipeline.run_paths import RunPaths
 from seqkeras.pipeline.spec import to_dict, with_overrides
 from seqkeras.pipeline.training import (EpochTimer, LearningRateLogger, plot_learning_curve, read_history,
@@ -68,6 +69,8 @@ def train(spec, data, paths: RunPaths, epochs: int | None = None, verbose: int |
         spec = with_overrides(spec, {"training.epochs": epochs})
     keras.utils.set_random_seed(spec.training.seed)
     paths.root.mkdir(parents=True, exist_ok=True)
+    # A run killed inside a checkpoint, backup or history write left a temporary there.
+    remove_temporaries(paths.root, paths.checkpoints, paths.backup)
     epochs = spec.training.epochs
     finished = resumed_epoch(paths.backup) if resume else 0
     fresh = finished == 0
