@@ -12,8 +12,10 @@ wrong and where, and how to fix it (`user_error`).
 """
 
 import argparse
+import errno
 import importlib
 import os
+import re
 import sys
 import warnings
 
@@ -63,11 +65,32 @@ def quiet() -> None:
     import_tensorflow_quietly()
 
 
+# File operations refused for a reason outside the program: a full disk, a file size or
+# quota limit, a read-only or unwritable directory, a path through a regular file.
+REFUSED_ERRNOS = {errno.ENOSPC, errno.EFBIG, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM, errno.ENOTDIR}
+# TensorFlow's file system reports them in an OpError's message as "<path>; <strerror>"
+# (the path may carry a ".tempstate<N>" suffix of its own temporary file).
+TF_REFUSED = re.compile(r"(/\S+?)(?:\.tempstate\d+)?(?:; | is )(No space left on device|File too large|"
+                               r"Disk quota exceeded|Read-only file system|Permission denied|not a directory)")
+
+
+def refused_by_file_system(error: BaseException) -> str | None:
+    """'<path>: <reason>' for a file operation that the file system refused, else None."""
+    if isinstance(error, OSError) and error.errno in REFUSED_ERRNOS:
+        return f"{error.filename}: {error.strerror}"
+    match = TF_REFUSED.search(str(getattr(error, "message", "")))
+    if type(error).__module__.startswith("tensorflow") and match:
+        return f"{match.group(1)}: {match.group(2)}"
+    return None
+
+
 def user_error(error: BaseException) -> str | None:
     """The one-line message for an error the user can fix, or None for any other error.
 
     `DataError` and `SpecError` name the file (and line or key) already; a missing
-    corpus file also says which data directory was searched and how to choose another.
+    corpus file also says which data directory was searched and how to choose another;
+    a file operation the file system refused names the file and the reason (outputs are
+    written atomically: a refused write leaves nothing half-written).
     """
     from seqkeras.data.errors import DataError, MissingDataError
     from seqkeras.data.paths import ENV_VAR
@@ -78,6 +101,10 @@ def user_error(error: BaseException) -> str | None:
                 f"--data-dir DIR or {ENV_VAR}=DIR")
     if isinstance(error, (DataError, SpecError)):
         return f"error: {error}"
+    refused = refused_by_file_system(error)
+    if refused:
+        return (f"error: {refused} (nothing half-written is kept: free space, or choose another "
+                f"--output / --work-dir)")
     return None
 
 
@@ -94,7 +121,7 @@ def main(argv=None):
         quiet()
     try:
         return importlib.import_module(args._module).main(args) or 0
-    except ValueError as error:  # DataError and SpecError are ValueErrors
+    except Exception as error:  # noqa: BLE001 - re-raised unless the user can fix it
         message = None if args.verbose else user_error(error)
         if message is None:
             raise

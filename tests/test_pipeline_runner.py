@@ -4,6 +4,7 @@ import json
 import pathlib
 
 import keras
+import numpy as np
 import pytest
 
 from seqkeras import cli
@@ -101,6 +102,25 @@ def test_backup_and_restore_resumes(tiny, tmp_path):
     assert epochs.seen == [1, 2]                           # resumed after the finished epoch 0
     assert history["epoch"] == [0.0, 1.0, 2.0]
     assert not paths.backup.exists()
+
+
+def test_a_command_killed_after_training_resumes_without_training_again(tiny, tmp_path):
+    """`train`/`run` keep the backup until evaluation and export are done: killed there,
+    the command run again trains no epoch and starts from the trained weights."""
+    spec = load_spec(tiny, {"training.epochs": 2})
+    paths = runner.RunPaths.for_spec(spec, tmp_path / "runs")
+    data = runner.build_data(spec, None, paths)
+    trained, _ = runner.train(spec, data, paths, verbose=0, keep_backup=True)
+    assert paths.backup.exists() and paths.weights.is_file()   # ... and then killed in the evaluation
+    epochs = Epochs()
+    again, history = runner.train(spec, data, paths, verbose=0, keep_backup=True, extra_callbacks=[epochs])
+    assert epochs.seen == [] and history["epoch"] == [0.0, 1.0]
+    for a, b in zip(again.get_weights(), trained.get_weights()):
+        np.testing.assert_array_equal(a, b)
+    runner.discard_backup(paths)
+    epochs = Epochs()
+    runner.train(spec, data, paths, verbose=0, extra_callbacks=[epochs])
+    assert epochs.seen == [0, 1] and not paths.backup.exists()   # a finished run trained again starts afresh
 
 
 def test_tuner_resumes_and_summarises(tiny, tmp_path):

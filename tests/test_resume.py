@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import pathlib
 import random
 import signal
 import subprocess
@@ -18,7 +19,7 @@ import pytest
 
 import contract_fixtures
 from seqkeras.pipeline.resume import (STATE_FILE, TEMP_PREFIX, EpochCheckpoint, ResumableBackup, atomic_write,
-                                      remove_temporaries, resumed_epoch, trim_history)
+                                      remove_temporaries, resumed_epoch, save_weights_atomically, trim_history)
 
 
 def _model():
@@ -64,28 +65,28 @@ def test_temporaries_of_a_killed_write_are_removed_and_nothing_else(tmp_path):
 class CrashInWeightsWrite(keras.callbacks.Callback):
     """Make the backup's weights write of epoch `epoch` die after writing part of the file."""
 
-    def __init__(self, epoch):
+    def __init__(self, epoch, monkeypatch):
         super().__init__()
         self.epoch = epoch
+        self.monkeypatch = monkeypatch
 
     def on_epoch_end(self, epoch, logs=None):
         if epoch == self.epoch:
-            original = self.model.save_weights
-
-            def partial(name, **kwargs):
-                original(name, **kwargs)
-                with open(name, "r+b") as stream:
-                    stream.truncate(100)  # a half-written HDF5 file
+            def partial(path, data):
+                with open(path, "wb") as stream:
+                    stream.write(data[:100])  # a half-written HDF5 file
                 raise KeyboardInterrupt("killed while writing the backup")
 
-            self.model.save_weights = partial
+            self.monkeypatch.setattr(pathlib.Path, "write_bytes", partial)
 
 
-def test_a_backup_killed_while_writing_resumes_from_the_previous_epoch(tmp_path):
+def test_a_backup_killed_while_writing_resumes_from_the_previous_epoch(tmp_path, monkeypatch):
     backup = tmp_path / "backup"
     model = _model()
     with pytest.raises(KeyboardInterrupt):
-        model.fit(X, Y, epochs=5, verbose=0, callbacks=[CrashInWeightsWrite(2), ResumableBackup(backup)])
+        model.fit(X, Y, epochs=5, verbose=0,
+                  callbacks=[CrashInWeightsWrite(2, monkeypatch), ResumableBackup(backup)])
+    monkeypatch.undo()
     assert resumed_epoch(backup) == 2            # epoch index 2 never reached the state file
     expected = [w.copy() for w in _reference_weights(epochs=2)]
     resumed = _model()
@@ -96,6 +97,20 @@ def test_a_backup_killed_while_writing_resumes_from_the_previous_epoch(tmp_path)
     for a, b in zip(resumed.get_weights(), expected):
         np.testing.assert_allclose(a, b, rtol=1e-6)
     assert sorted(p.name for p in backup.iterdir()) == ["epoch_2.weights.h5", STATE_FILE]
+
+
+def test_weights_built_in_memory_are_keras_own_file(tmp_path):
+    model = _model()
+    model.fit(X, Y, epochs=2, verbose=0)
+    save_weights_atomically(model, tmp_path / "ours.weights.h5")
+    model.save_weights(str(tmp_path / "keras.weights.h5"))
+    ours, theirs = _model(), _model()
+    for copy, name in ((ours, "ours"), (theirs, "keras")):
+        copy.optimizer.build(copy.trainable_variables)
+        copy.load_weights(str(tmp_path / f"{name}.weights.h5"))
+    for a, b in zip(ours.variables + ours.optimizer.variables, theirs.variables + theirs.optimizer.variables):
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+    assert int(np.asarray(ours.optimizer.iterations)) == 2
 
 
 def _reference_weights(epochs):

@@ -22,6 +22,7 @@ The runner also trims ``history.csv`` to the epochs the backup holds (`resumed_e
 from __future__ import annotations
 
 import csv
+import io
 import json
 import os
 import pathlib
@@ -54,6 +55,24 @@ def atomic_write(path: str | os.PathLike, write: Callable[[str], None]) -> pathl
 
 def atomic_write_text(path: str | os.PathLike, text: str) -> pathlib.Path:
     return atomic_write(path, lambda name: pathlib.Path(name).write_text(text, encoding="utf-8"))
+
+
+def save_weights_atomically(model: keras.Model, path: str | os.PathLike) -> pathlib.Path:
+    """`model.save_weights(path)` (a ``.weights.h5`` file, optimizer slots included), atomically.
+
+    The HDF5 file is built in memory and only its bytes are written to disk: when a disk
+    write fails (disk full, file size or quota limit), HDF5 crashes the process with a
+    segmentation fault while closing the file, whereas Python's write raises an `OSError`
+    that the caller can report. Uses Keras's own writer (`saving_lib`), so the file is
+    exactly what `save_weights` writes and `load_weights` reads.
+    """
+    from keras.src.saving import saving_lib
+
+    buffer = io.BytesIO()
+    store = saving_lib.H5IOStore(buffer, mode="w")
+    saving_lib._save_state(model, weights_store=store, assets_store=None, inner_path="", visited_saveables=set())
+    store.close()
+    return atomic_write(path, lambda name: pathlib.Path(name).write_bytes(buffer.getvalue()))
 
 
 def remove_temporaries(*directories: str | os.PathLike) -> None:
@@ -119,7 +138,7 @@ class ResumableBackup(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         weights = f"epoch_{epoch + 1}.weights.h5"
-        atomic_write(self.backup_dir / weights, lambda name: self.model.save_weights(name))
+        save_weights_atomically(self.model, self.backup_dir / weights)
         atomic_write_text(self.backup_dir / STATE_FILE, json.dumps({"epoch": epoch + 1, "weights": weights}))
         self._remove_leftovers(keep=weights)
 
@@ -143,4 +162,4 @@ class EpochCheckpoint(keras.callbacks.Callback):
         self.directory = pathlib.Path(directory)
 
     def on_epoch_end(self, epoch, logs=None):
-        atomic_write(self.directory / f"epoch_{epoch + 1:03d}.weights.h5", lambda name: self.model.save_weights(name))
+        save_weights_atomically(self.model, self.directory / f"epoch_{epoch + 1:03d}.weights.h5")

@@ -1,6 +1,6 @@
 """`RunPaths`: the files of one pipeline run under ``<work_dir>/<spec.name>/``.
 
-    backup/            `seqkeras.pipeline.resume.ResumableBackup` (deleted when training completes)
+    backup/            `seqkeras.pipeline.resume.ResumableBackup` (deleted when the command completes)
     checkpoints/       weights after every epoch (epoch_NNN.weights.h5)
     logs/              TensorBoard
     history.csv        one row per epoch (CSVLogger, appended across resumes)

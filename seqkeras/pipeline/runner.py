@@ -20,8 +20,8 @@ from typing import Any
 import keras
 
 from seqkeras.pipeline import registry, tuning
-from seqkeras.pipeline.resume import (EpochCheckpoint, ResumableBackup, atomic_write, remove_temporaries, resumed_epoch,
-                                      trim_history)
+from seqkeras.pipeline.resume import (EpochCheckpoint, ResumableBackup, remove_temporaries, resumed_epoch,
+                                      save_weights_atomically, trim_history)
 from seqkeras.pipeline.run_paths import RunPaths
 from seqkeras.pipeline.spec import to_dict, with_overrides
 from seqkeras.pipeline.training import (EpochTimer, LearningRateLogger, plot_learning_curve, read_history,
@@ -53,12 +53,17 @@ def tensorboard_callbacks(log_dir) -> list[keras.callbacks.Callback]:
 
 
 def train(spec, data, paths: RunPaths, epochs: int | None = None, verbose: int | str = "auto",
-          extra_callbacks=(), resume: bool = True) -> tuple[keras.Model, dict]:
+          extra_callbacks=(), resume: bool = True, keep_backup: bool = False) -> tuple[keras.Model, dict]:
     """Train the application's model for `spec`, resuming an interrupted run.
 
     Callbacks: the application's own (e.g. state resets, metrics), the schedule,
     CSVLogger, a checkpoint every epoch, `ResumableBackup` (``paths.backup``; resumes at
     the last finished epoch; every write atomic), TensorBoard.
+
+    The backup is deleted once ``final.weights.h5`` is written (a finished run trained
+    again starts afresh), or kept with `keep_backup` until the caller's later steps
+    (evaluation, export) are done and it calls `discard_backup`: a command killed in
+    those steps then resumes at its last epoch instead of training again from scratch.
 
     Returns:
         (model, history) — history read back from ``history.csv`` (all epochs, across resumes).
@@ -95,7 +100,7 @@ def train(spec, data, paths: RunPaths, epochs: int | None = None, verbose: int |
         # epoch, and `trim_history` drops its row.
         keras.callbacks.CSVLogger(str(paths.history), append=True),
         EpochCheckpoint(paths.checkpoints),
-        ResumableBackup(paths.backup),
+        ResumableBackup(paths.backup, delete_on_end=False),
         *tensorboard_callbacks(paths.logs),
         *extra_callbacks,
     ]
@@ -103,10 +108,17 @@ def train(spec, data, paths: RunPaths, epochs: int | None = None, verbose: int |
               steps_per_epoch=spec.training.steps_per_epoch or None,
               validation_steps=spec.training.validation_steps or None,
               callbacks=callbacks, verbose=verbose)
-    atomic_write(paths.weights, lambda name: model.save_weights(name))
+    save_weights_atomically(model, paths.weights)
+    if not keep_backup:
+        discard_backup(paths)
     history = read_history(paths.history)
     plot_learning_curve(history, paths.learning_curve, title=spec.name)
     return model, history
+
+
+def discard_backup(paths: RunPaths) -> None:
+    """Delete the run's backup: the next `train` of this run starts afresh."""
+    shutil.rmtree(paths.backup, ignore_errors=True)
 
 
 def search(spec, data, paths: RunPaths, verbose: int | str = "auto") -> dict:
@@ -200,7 +212,7 @@ def run(spec, data_dir=None, output: str | pathlib.Path = "saved_models", work_d
         spec, data = tuned, build_data(tuned, data_dir, paths)
     report["data"] = data.summary()
     t0 = time.perf_counter()
-    model, history = train(spec, data, paths, epochs=epochs, verbose=verbose)
+    model, history = train(spec, data, paths, epochs=epochs, verbose=verbose, keep_backup=True)
     report["train_seconds"] = round(time.perf_counter() - t0, 2)
     report["epochs"] = len(history.get("loss", []))
     t0 = time.perf_counter()
@@ -214,4 +226,5 @@ def run(spec, data_dir=None, output: str | pathlib.Path = "saved_models", work_d
     app.after_run(spec, model, data, report)
     report["total_seconds"] = round(time.perf_counter() - start, 2)
     paths.report.write_text(json.dumps(report, indent=2, default=str))
+    discard_backup(paths)
     return report

@@ -13,7 +13,8 @@ def main(args):
     from seqkeras.pipeline import runner
 
     spec, data, paths = load_run(args)
-    model, _ = runner.train(spec, data, paths, epochs=args.epochs, resume=not args.fresh)
+    model, _ = runner.train(spec, data, paths, epochs=args.epochs, resume=not args.fresh, keep_backup=True)
     print_json({"validation": runner.evaluate(spec, model, data), "weights": str(paths.weights),
                 "learning_curve": str(paths.learning_curve)})
+    runner.discard_backup(paths)  # kept until now: a kill in the evaluation resumes without retraining
     return 0
