@@ -7,10 +7,12 @@ sends), or a JSON request given with ``--request NAME=FILE``. The server runs as
 `seqkeras serve` process; its resident memory is read at the start and at the end.
 
     python bench/serving.py --base saved_models --target sst2_sentiment:serving_default \\
-        --target shakespeare_char_lm:generate --target multi30k_de_en:translate --clients 4 --seconds 60
+        --target shakespeare_char_lm:generate --target multi30k_de_en:translate --clients 1 4 --seconds 60
 
-Prints one row per target: requests/s, p50 / p99 latency, errors (must be 0), and the
-direct call's p50 (the same request through `tf.saved_model.load`, one client).
+Prints one row per target and client count: requests/s, p50 / p99 latency, errors (must
+be 0), and the direct call's p50 (the same request through `tf.saved_model.load` in this
+process, one caller). With one client the p50 is the batch-1 latency; with several, the
+requests queue on the server's cores and p50 grows with the count.
 """
 
 from __future__ import annotations
@@ -125,7 +127,8 @@ def main(argv=None) -> dict:
     parser.add_argument("--target", action="append", required=True, metavar="NAME:SIGNATURE")
     parser.add_argument("--request", action="append", default=[], metavar="NAME=FILE",
                         help="a JSON request body for a model instead of its warm-up request")
-    parser.add_argument("--clients", type=int, default=4)
+    parser.add_argument("--clients", type=int, nargs="+", default=[1, 4],
+                        help="concurrent clients; one load test per count (1: batch-1 latency)")
     parser.add_argument("--seconds", type=float, default=60)
     parser.add_argument("--port", type=int, default=8531)
     parser.add_argument("--output", default="bench/results/serving.json")
@@ -155,19 +158,22 @@ def main(argv=None) -> dict:
             version = resolve_saved_model(pathlib.Path(args.base) / name)
             body = json.loads(pathlib.Path(requests[name]).read_text()) if name in requests else \
                 warmup_request(version, signature)
-            measured = load(f"{url}/{name}:predict", json.dumps(body).encode(), args.clients, args.seconds)
-            measured["direct_p50_ms"] = direct_p50(version, body, min(args.seconds, 10))
-            measured.update(target=f"{name}:{signature}")
-            results.append(measured)
-            rows.append([measured["target"], f"{measured['per_second']:.1f}", f"{measured['p50_ms']:.1f}",
-                         f"{measured['p99_ms']:.1f}", str(measured["errors"]), f"{measured['direct_p50_ms']:.1f}"])
+            direct = direct_p50(version, body, min(args.seconds, 10))
+            for clients in args.clients:
+                measured = load(f"{url}/{name}:predict", json.dumps(body).encode(), clients, args.seconds)
+                measured.update(target=f"{name}:{signature}", clients=clients, direct_p50_ms=direct)
+                results.append(measured)
+                rows.append([measured["target"], clients, f"{measured['per_second']:.1f}",
+                             f"{measured['p50_ms']:.1f}", f"{measured['p99_ms']:.1f}", str(measured["errors"]),
+                             f"{direct:.1f}", f"{measured['p50_ms'] / direct:.2f}"])
         memory_end = resident_mib(server.pid)
     finally:
         server.terminate()
         server.wait(30)
-    print(f"\n{args.clients} clients × {args.seconds:.0f} s per target; server RSS {memory_start:.0f} → "
+    print(f"\n{args.seconds:.0f} s per target and client count; server RSS {memory_start:.0f} → "
           f"{memory_end:.0f} MiB\n")
-    print(markdown_table(["target", "requests/s", "p50 ms", "p99 ms", "errors", "direct call p50 ms"], rows))
+    print(markdown_table(["target", "clients", "requests/s", "p50 ms", "p99 ms", "errors", "direct call p50 ms",
+                          "served / direct p50"], rows))
     report = {"results": results, "server_rss_mib": [memory_start, memory_end], "clients": args.clients,
               "seconds": args.seconds, "versions": versions(["starlette", "uvicorn"]),
               "command": "python bench/serving.py " + " ".join(sys.argv[1:] if argv is None else argv)}
