@@ -33,6 +33,7 @@ COMMANDS = {
     "generate": ("seqkeras.pipeline.commands.generate", "generate text from a SavedModel or a trained pipeline"),
     "predict": ("seqkeras.pipeline.commands.predict", "run a SavedModel signature on a file of inputs"),
     "serve": ("seqkeras.pipeline.commands.serve", "serve a base path of SavedModels with TensorFlow Serving's REST API"),
+    "weat": ("seqkeras.pipeline.commands.weat", "bias in word vectors: WEAT effect sizes and the he:she analogy probe"),
     "study": ("seqkeras.study", "gradient-flow study: train every cell on long-range tasks, write a report"),
 }
 

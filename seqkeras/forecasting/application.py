@@ -33,7 +33,8 @@ PREDICT_BATCH = 512
 
 
 class ForecastingApplication(Application):
-    """A CSV series → recurrent forecaster (direct or decoder head, quantiles) → rows-in export."""
+    """A CSV series → recurrent or dilated-convolution forecaster (direct or decoder head,
+    quantiles) → rows-in export."""
 
     name = "forecasting"
     spec_class = Spec
@@ -52,7 +53,7 @@ class ForecastingApplication(Application):
             data.layout, data.mean, data.std, data.history, data.horizon, quantiles=m.quantiles, cell=m.cell,
             cell_options=m.cell_options, units=m.units, layers=m.layers, bidirectional=m.bidirectional,
             head=m.head, dropout=m.dropout, residual=m.residual, jit_compile=JIT_COMPILE[m.jit_compile],
-            name=spec.name or "forecaster")
+            kind=m.kind, kernel_size=m.kernel_size, dilation_cycle=m.dilation_cycle, name=spec.name or "forecaster")
         model.compile(optimizer=self.optimizer(spec),
                       loss=ForecastLoss(m.quantiles, m.loss, float(data.std[0])),
                       metrics=[MaskedMAE(point_column(m.quantiles))])

@@ -1,8 +1,9 @@
-"""The recurrent forecaster: raw history rows → quantile forecasts in original units.
+"""The forecaster: raw history rows → quantile forecasts in original units.
 
     history float32[B, T, W] (raw rows, `seqkeras.forecasting.layout`; NaN = missing)
       ├─ "encoding" (`ForecastEncoding`) → features [B, T, F]
       │     ─ "encoder" (`seqkeras.layers.StackedRecurrent`) → final state(s)
+      │       (kind "dilated_cnn": `seqkeras.layers.DilatedCausalConv` → its last step)
       ├─ "future_covariates" (`FutureCovariates`): calendar features of the H
       │     forecast times → [B, H, Fc]
       ├─ head "direct":  [state ; flatten(future)] ─ Dense(units, relu) ─ Dense(H·Q) → [B, H, Q]
@@ -47,8 +48,8 @@ import tensorflow as tf
 from seqkeras.encoders import make_cell
 from seqkeras.forecasting.calendar import calendar_features, future_times
 from seqkeras.forecasting.layout import FeatureLayout
-from seqkeras.forecasting.spec import HEADS, LOSSES
-from seqkeras.layers import Recurrent, StackedRecurrent
+from seqkeras.forecasting.spec import HEADS, KINDS, LOSSES
+from seqkeras.layers import DilatedCausalConv, Recurrent, StackedRecurrent
 
 
 
@@ -314,8 +315,8 @@ class ForecastOutput(keras.layers.Layer):
 def build_forecaster(layout: FeatureLayout, mean, std, history: int, horizon: int,
                      quantiles=(0.1, 0.5, 0.9), cell: str = "lstm", cell_options: dict | None = None,
                      units: int = 64, layers: int = 1, bidirectional: bool = False, head: str = "direct",
-                     dropout: float = 0.0, residual: bool = True, jit_compile="auto",
-                     name: str = "forecaster") -> keras.Model:
+                     dropout: float = 0.0, residual: bool = True, jit_compile="auto", kind: str = "rnn",
+                     kernel_size: int = 2, dilation_cycle: int = 0, name: str = "forecaster") -> keras.Model:
     """The forecaster as a Functional `keras.Model` (see the module docstring).
 
     Args:
@@ -336,6 +337,11 @@ def build_forecaster(layout: FeatureLayout, mean, std, history: int, horizon: in
             dropout before the direct head's output layer.
         residual: forecast the change from the last observed target (persistence).
         jit_compile: passed to the recurrent layers (True, False, "step", "auto").
+        kind: the encoder: ``"rnn"`` (the cells above) or ``"dilated_cnn"`` (a
+            `DilatedCausalConv` of `layers` gated layers with `units` channels, its last
+            step into the direct head; `cell`, `bidirectional` and `dropout` between
+            levels do not apply).
+        kernel_size, dilation_cycle: of the ``"dilated_cnn"`` encoder.
         name: the model's name.
 
     Returns:
@@ -352,6 +358,11 @@ def build_forecaster(layout: FeatureLayout, mean, std, history: int, horizon: in
     quantiles = _check_quantiles(quantiles)
     if head not in HEADS:
         raise ValueError(f"Argument `head` must be one of {list(HEADS)}, received head={head!r}")
+    if kind not in KINDS:
+        raise ValueError(f"Argument `kind` must be one of {list(KINDS)}, received kind={kind!r}")
+    if kind == "dilated_cnn" and (head != "direct" or bidirectional):
+        raise ValueError(f"kind='dilated_cnn' is a causal encoder with the direct head: received head={head!r}, "
+                         f"bidirectional={bidirectional!r}")
     if not 0.0 <= dropout < 1.0:
         raise ValueError(f"Argument `dropout` must be in [0, 1), received dropout={dropout!r}")
     width = max(len(quantiles), 1)
@@ -361,9 +372,13 @@ def build_forecaster(layout: FeatureLayout, mean, std, history: int, horizon: in
     rows = keras.Input((history, layout.width), name="history", dtype="float32")
     features = ForecastEncoding(layout, mean, std, dtype="float32", name="encoding")(rows)
     future = FutureCovariates(layout, horizon, dtype="float32", name="future_covariates")(rows)
-    cells = [make_cell(cell, units, cell_options) for _ in range(layers)]
-    encoder = StackedRecurrent(cells, bidirectional=bidirectional, return_state=head == "decoder",
-                               dropout=dropout, jit_compile=jit_compile, name="encoder")
+    if kind == "dilated_cnn":
+        encoder = DilatedCausalConv(units, layers, kernel_size=kernel_size, dilation_cycle=dilation_cycle,
+                                    return_sequences=False, name="encoder")
+    else:
+        cells = [make_cell(cell, units, cell_options) for _ in range(layers)]
+        encoder = StackedRecurrent(cells, bidirectional=bidirectional, return_state=head == "decoder",
+                                   dropout=dropout, jit_compile=jit_compile, name="encoder")
     if head == "direct":
         summary = encoder(features)
         x = keras.layers.Concatenate(name="head_inputs")([summary, keras.layers.Flatten(name="future_flat")(future)])

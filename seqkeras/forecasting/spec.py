@@ -35,6 +35,7 @@ import datetime
 from seqkeras.forecasting.layout import CALENDAR_FEATURES, FREQUENCIES
 from seqkeras.pipeline.spec import JIT_COMPILE, PipelineSpec, SpecError, TrainingSpec, TuningSpec
 
+KINDS = ("rnn", "dilated_cnn")
 HEADS = ("direct", "decoder")
 LOSSES = ("pinball", "mae", "mse")
 CLIMATOLOGY_KEYS = ("hour", "day_of_year", "calendar_day")
@@ -68,12 +69,21 @@ class DataSpec:
 
 @dataclasses.dataclass
 class ModelSpec:
-    """History rows → features → recurrent encoder → direct or decoder head → quantiles."""
+    """History rows → features → encoder → direct or decoder head → quantiles.
 
-    cell: str = "gru"                  # a key of seqkeras.cells.CELLS, or "lstm:<variant>"
+    The encoder (`KINDS`): ``"rnn"``, stacked recurrent cells; ``"dilated_cnn"``, a
+    WaveNet-style causal dilated convolution stack (`seqkeras.layers.DilatedCausalConv`)
+    whose last step, reading the last 1 + (kernel_size − 1)·Σ dilations rows, feeds the
+    direct head.
+    """
+
+    kind: str = "rnn"                  # "rnn" | "dilated_cnn" (direct head, unidirectional only)
+    cell: str = "gru"                  # rnn: a key of seqkeras.cells.CELLS, or "lstm:<variant>"
     cell_options: dict = dataclasses.field(default_factory=dict)
-    units: int = 64
-    layers: int = 1
+    units: int = 64                    # rnn: state size; dilated_cnn: channels
+    layers: int = 1                    # rnn: levels; dilated_cnn: gated layers (dilations 1, 2, 4, …)
+    kernel_size: int = 2               # dilated_cnn: taps per layer
+    dilation_cycle: int = 0            # dilated_cnn: restart the dilations at 1 after this many layers (0 = never)
     bidirectional: bool = False        # bidirectional encoder (the decoder runs forward)
     head: str = "direct"               # "direct" | "decoder"
     dropout: float = 0.0               # between recurrent levels and before the head
@@ -132,6 +142,7 @@ class Spec(PipelineSpec):
                             f"month, day[, hour] columns, received {d.time_columns}")
         self.check_choices([
             ("data.frequency", d.frequency, FREQUENCIES),
+            ("model.kind", m.kind, KINDS),
             ("model.head", m.head, HEADS),
             ("model.loss", m.loss, LOSSES),
             ("model.jit_compile", m.jit_compile, tuple(JIT_COMPILE)),
@@ -143,7 +154,16 @@ class Spec(PipelineSpec):
         self.check_fraction("model.dropout")
         self.check_at_least(1, "data.history", "data.horizon", "data.train_stride", "model.units",
                             "model.layers", "evaluation.stride", "evaluation.plot_origins")
-        self.check_at_least(0, "data.season", "data.shuffle_buffer")
+        self.check_at_least(0, "data.season", "data.shuffle_buffer", "model.dilation_cycle")
+        self.check_at_least(2, "model.kernel_size")
+        if m.kind == "dilated_cnn":
+            # A causal convolution reads forwards only and has no state to start a decoder.
+            if m.bidirectional:
+                raise SpecError(self.source, "model.bidirectional", "model.kind = 'dilated_cnn' is causal: set false")
+            heads = [m.head] + list(self.tuning.space.get("model.head", []) if self.tuning.enabled else [])
+            if "decoder" in heads:
+                raise SpecError(self.source, "model.head", "model.kind = 'dilated_cnn' needs the 'direct' head "
+                                "(also in tuning.space)")
         start, test = (parse_date(self, f"data.{k}", getattr(d, k)) for k in ("validation_start", "test_start"))
         if test <= start:
             raise SpecError(self.source, "data.test_start", f"must be after validation_start ({d.validation_start})")

@@ -10,9 +10,11 @@ import keras
 from seqkeras.data.validation import iter_lines
 from seqkeras.encoders import split_cell_name
 from seqkeras.language_model.data import LanguageModelData, build_data, stream_windows
+from seqkeras.language_model.convolutional import build_dilated_language_model
 from seqkeras.language_model.generate import sample_text
 from seqkeras.language_model.metrics import stream_nll, summarize
 from seqkeras.language_model.model import ResetStates, StreamMetrics, build_language_model
+from seqkeras.language_model.nnlm import build_nnlm
 from seqkeras.language_model.server import LanguageModelServer
 from seqkeras.language_model.spec import Spec
 from seqkeras.pipeline.application import Application
@@ -23,7 +25,8 @@ STARTER_LINES = 10_000
 
 
 class LanguageModelApplication(Application):
-    """Text corpus → stateful recurrent LM trained by truncated BPTT → generate / score export."""
+    """Text corpus → stateful LM (recurrent, fixed-window or dilated convolution) trained by
+    truncated BPTT → generate / score export."""
 
     name = "language_model"
     spec_class = Spec
@@ -36,18 +39,25 @@ class LanguageModelApplication(Application):
         return build_data(spec, data_dir, run_dir)
 
     def build_model(self, spec, data) -> keras.Model:
-        """The stateful `LanguageModel` ``int32[B, T] → float32[B, T, V]``, compiled with
-        the cross-entropy from logits. With ``training.sum_over_time`` the optimizer acts
-        as if the loss were summed over the T steps of a window (Zaremba)."""
+        """The stateful `LanguageModel` of ``model.kind`` ``int32[B, T] → float32[B, T,
+        V]``, compiled with the cross-entropy from logits. With
+        ``training.sum_over_time`` the optimizer acts as if the loss were summed over the
+        T steps of a window (Zaremba)."""
         m = spec.model
-        cell, options = split_cell_name(m.cell, m.cell_options)
-        model = build_language_model(
-            data.vocabulary_size, batch_size=spec.training.batch_size, cell=cell, cell_options=options,
-            layers=m.layers, units=m.units, embedding_dim=m.embedding_dim, tie_embeddings=m.tie_embeddings,
-            dropout=m.dropout, layer_dropout=m.layer_dropout, recurrent_dropout=m.recurrent_dropout,
-            init_scale=m.init_scale, softmax_precision=m.softmax_precision, stateful=True,
-            jit_compile=JIT_COMPILE[m.jit_compile], sampled_softmax=m.sampled_softmax,
-            name=spec.name or "language_model")
+        shared = dict(batch_size=spec.training.batch_size, layers=m.layers, units=m.units,
+                      embedding_dim=m.embedding_dim, tie_embeddings=m.tie_embeddings, dropout=m.dropout,
+                      init_scale=m.init_scale, softmax_precision=m.softmax_precision, stateful=True,
+                      sampled_softmax=m.sampled_softmax, name=spec.name or "language_model")
+        if m.kind == "nnlm":
+            model = build_nnlm(data.vocabulary_size, context=m.context, **shared)
+        elif m.kind == "dilated_cnn":
+            model = build_dilated_language_model(data.vocabulary_size, kernel_size=m.kernel_size,
+                                                 dilation_cycle=m.dilation_cycle, **shared)
+        else:
+            cell, options = split_cell_name(m.cell, m.cell_options)
+            model = build_language_model(
+                data.vocabulary_size, cell=cell, cell_options=options, layer_dropout=m.layer_dropout,
+                recurrent_dropout=m.recurrent_dropout, jit_compile=JIT_COMPILE[m.jit_compile], **shared)
         loss_scale = float(spec.training.bptt_length) if spec.training.sum_over_time else 1.0
         model.compile(optimizer=self.optimizer(spec, loss_scale),
                       loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))

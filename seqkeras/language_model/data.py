@@ -13,6 +13,7 @@ import tensorflow as tf
 from seqkeras.data import (CharacterTokenizer, DataError, WordTokenizer, language_model_windows, load_or_fit,
                            resolve_path, text_lines, token_stream)
 from seqkeras.data.builders.language_model import collect_ids
+from seqkeras.data.sources.file_set import file_lines, split_files
 from seqkeras.data.vocabulary import EOS, PAD, UNK
 from seqkeras.pipeline.data import Data
 from seqkeras.pipeline.run_paths import VOCABULARY_FILE
@@ -67,8 +68,9 @@ def reserved_tokens(spec) -> tuple:
     return (PAD, UNK, EOS) if spec.data.newline == "eos" else (PAD, UNK)
 
 
-def _lines(spec, path: str) -> tf.data.Dataset:
-    lines = text_lines(path)
+def _lines(spec, path: str | None = None, lines: tf.data.Dataset | None = None) -> tf.data.Dataset:
+    """The lines of `path` (or the given `lines`), with ``"\\n"`` appended for ``newline = "char"``."""
+    lines = text_lines(path) if lines is None else lines
     if spec.data.newline == "char":
         lines = lines.map(lambda line: line + "\n", num_parallel_calls=tf.data.AUTOTUNE)
     return lines
@@ -108,17 +110,24 @@ def build_data(spec, data_dir: str | os.PathLike | None = None,
         `LanguageModelData`.
     """
     t = spec.training
-    train_path = resolve_corpus(spec.data.train, data_dir)
     tokenizer = make_tokenizer(spec)
-    train_lines = _lines(spec, train_path)
-    validation_lines = None
-    if spec.data.validation:
-        validation_lines = _lines(spec, resolve_corpus(spec.data.validation, data_dir))
+    files = spec.data.files
+    if files.root:
+        # A directory of text files split by file: no validation file is trained on.
+        split = split_files(files, spec.data.validation_fraction, data_dir)
+        train_path = str(split.root)
+        train_lines = _lines(spec, lines=file_lines(split.train, files.encoding_errors))
+        validation_lines = _lines(spec, lines=file_lines(split.validation, files.encoding_errors))
     else:
-        count = int(train_lines.reduce(np.int64(0), lambda n, _: n + 1))
-        keep = count - max(1, int(round(count * spec.data.validation_fraction)))
-        validation_lines = train_lines.skip(keep)
-        train_lines = train_lines.take(keep)
+        train_path = resolve_corpus(spec.data.train, data_dir)
+        train_lines = _lines(spec, train_path)
+        if spec.data.validation:
+            validation_lines = _lines(spec, resolve_corpus(spec.data.validation, data_dir))
+        else:
+            count = int(train_lines.reduce(np.int64(0), lambda n, _: n + 1))
+            keep = count - max(1, int(round(count * spec.data.validation_fraction)))
+            validation_lines = train_lines.skip(keep)
+            train_lines = train_lines.take(keep)
     vocabulary = load_or_fit(None if run_dir is None else pathlib.Path(run_dir) / VOCABULARY_FILE,
                              lambda: tokenizer.adapt(train_lines, min_count=spec.data.min_count,
                                                      max_size=spec.data.max_vocabulary or None,

@@ -1,5 +1,12 @@
 """The language model: Embedding → StackedRecurrent(cells) → (tied) softmax logits.
 
+This is the default kind (``model.kind = "rnn"``) and the base class of the other
+kinds, which keep its training call, sampled softmax, output layer and stateless
+contract and replace only how a state is carried: `WindowedLanguageModel` (below) for
+models whose state is a window of their own past — the fixed-window feed-forward LM
+(`seqkeras.language_model.nnlm`) and the dilated convolution LM
+(`seqkeras.language_model.convolutional`).
+
     ids int[B, T] ─ "embedding" ─ Dropout ─ "recurrent" (StackedRecurrent, stateful,
     return_sequences) ─ Dropout ─ "logits" → float32[B, T, V]
 
@@ -79,31 +86,39 @@ class LanguageModel(keras.Model):
     Args:
         inputs, outputs: the functional graph; it must hold layers named
             ``"embedding"``, ``"recurrent"`` (a unidirectional `StackedRecurrent`) and
-            ``"logits"``.
+            ``"logits"`` (a subclass names its own `parts`).
         sampled_softmax: k, the candidates of the sampled softmax (0 = full softmax).
 
     Raises:
         ValueError: a part is missing, or the stack is bidirectional.
     """
 
+    # The layer names `_find_parts` looks up (a subclass names its own).
+    parts = PARTS
+
     def __init__(self, inputs, outputs, sampled_softmax: int = 0, **kwargs):
         super().__init__(inputs, outputs, **kwargs)
         self.sampled_softmax = int(sampled_softmax)
-        embedding, stack, logits = (self._part(name) for name in PARTS)
+        object.__setattr__(self, "_parts", self._find_parts())
+        if self.sampled_softmax:
+            # Not tracked: it shares every layer (and variable) with this model.
+            object.__setattr__(self, "_hidden_model", keras.Model(inputs, self._parts.logits.input))
+
+    def _find_parts(self):
+        """The layers the stateless interface runs: an object with at least
+        ``embedding`` and ``logits`` (a subclass hook)."""
+        embedding, stack, logits = (self._part(name) for name in self.parts)
         if getattr(stack, "bidirectional", False) or not isinstance(stack, StackedRecurrent):
             raise ValueError(f"The language model's 'recurrent' layer must be a unidirectional "
                              f"StackedRecurrent, received {stack!r}")
-        object.__setattr__(self, "_parts", _Parts(embedding, stack, logits))
-        if self.sampled_softmax:
-            # Not tracked: it shares every layer (and variable) with this model.
-            object.__setattr__(self, "_hidden_model", keras.Model(inputs, logits.input))
+        return _Parts(embedding, stack, logits)
 
     def _part(self, name):
         try:
             return self.get_layer(name)
         except ValueError:
-            raise ValueError(f"A language model needs layers named {list(PARTS)}; this graph has "
-                             f"no layer named {name!r}") from None
+            raise ValueError(f"A {type(self).__name__} needs layers named {list(self.parts)}; this graph "
+                             f"has no layer named {name!r}") from None
 
     # -- stateless interface ---------------------------------------------------------------
     @property
@@ -191,6 +206,58 @@ class LanguageModel(keras.Model):
         return {"loss": self._loss_tracker.result()}
 
 
+class WindowedLanguageModel(LanguageModel):
+    """Base of the language models whose state is a window of their own past — the
+    previous token ids (`FeedForwardLanguageModel`) or per-layer queues of activations
+    (`ConvolutionalLanguageModel`) — instead of a recurrent summary.
+
+    A subclass gives `_find_parts`, `state_sizes` and `_run`; `step` and `run_sequence`
+    follow. A mask is handled by packing: each row's unmasked steps move to the front,
+    in order, and the row's length ends its state window there, so a masked step leaves
+    the state as it was (as in the recurrent model) and outputs zeros.
+    """
+
+    def _run(self, ids, states, lengths):
+        """Hook: ids ``int[B, T]`` from `states` → (top outputs ``[B, T, H]``, final
+        float32 states ending at each row's length; ``lengths`` int32 ``[B]`` or None = T).
+        Steps from ``lengths[b]`` on are padding: no earlier output may depend on them."""
+        raise NotImplementedError
+
+    def step(self, token_ids, states):
+        """`LanguageModel.step`: a window of one step."""
+        outputs, states = self._run(token_ids[:, None], states, None)
+        return self.output_logits(outputs[:, 0]), states
+
+    def run_sequence(self, ids, mask, states):
+        """`LanguageModel.run_sequence`, a mask handled by packing (see the class doc)."""
+        if mask is None:
+            return self._run(ids, states, None)
+        mask = tf.cast(mask, tf.bool)
+        order = tf.argsort(tf.cast(tf.logical_not(mask), tf.int32), axis=1, stable=True)
+        lengths = tf.reduce_sum(tf.cast(mask, tf.int32), axis=1)
+        outputs, final = self._run(tf.gather(ids, order, batch_dims=1), states, lengths)
+        outputs = tf.gather(outputs, tf.argsort(order, axis=1), batch_dims=1)
+        return tf.where(mask[..., None], outputs, tf.zeros_like(outputs)), final
+
+
+def uniform_initializer(init_scale: float):
+    """uniform(−s, s) for s = `init_scale` > 0 (Zaremba), else None (each layer's default)."""
+    return keras.initializers.RandomUniform(-init_scale, init_scale) if init_scale > 0 else None
+
+
+def token_embedding(vocabulary_size: int, dim: int, init_scale: float = 0.0) -> keras.layers.Embedding:
+    """The ``"embedding"`` layer every kind of language model has."""
+    return keras.layers.Embedding(vocabulary_size, dim, name="embedding",
+                                  embeddings_initializer=uniform_initializer(init_scale) or "uniform")
+
+
+def output_logits(vocabulary_size: int, embedding, tie_embeddings: bool, softmax_precision: str = "float32",
+                  init_scale: float = 0.0) -> Logits:
+    """The ``"logits"`` layer every kind has: tied to `embedding` or its own matrix."""
+    return Logits(vocabulary_size, embedding=embedding if tie_embeddings else None, precision=softmax_precision,
+                  kernel_initializer=uniform_initializer(init_scale) or "glorot_uniform", name="logits")
+
+
 def build_language_model(vocabulary_size: int, batch_size: int | None = None, cell: str = "lstm",
                          cell_options: dict | None = None, layers: int = 2, units: int = 200,
                          embedding_dim: int = 0, tie_embeddings: bool = False, dropout: float = 0.0,
@@ -232,10 +299,8 @@ def build_language_model(vocabulary_size: int, batch_size: int | None = None, ce
     if cell == "additive" and embedding_dim != units:
         raise ValueError(f"The additive cell sums its input into the state: `embedding_dim` must equal "
                          f"`units` (or be 0), received embedding_dim={embedding_dim}, units={units}")
-    uniform = (keras.initializers.RandomUniform(-init_scale, init_scale) if init_scale > 0 else None)
     inputs = keras.Input(batch_shape=(batch_size, None), dtype="int32", name="ids")
-    embedding = keras.layers.Embedding(vocabulary_size, embedding_dim, name="embedding",
-                                       embeddings_initializer=uniform or "uniform")
+    embedding = token_embedding(vocabulary_size, embedding_dim, init_scale)
     x = embedding(inputs)
     if dropout:
         x = keras.layers.Dropout(dropout, name="embedding_dropout")(x)
@@ -244,9 +309,7 @@ def build_language_model(vocabulary_size: int, batch_size: int | None = None, ce
                          recurrent_dropout=recurrent_dropout, jit_compile=jit_compile, name="recurrent")(x)
     if dropout:
         x = keras.layers.Dropout(dropout, name="output_dropout")(x)
-    logits = Logits(vocabulary_size, embedding=embedding if tie_embeddings else None,
-                    precision=softmax_precision, kernel_initializer=uniform or "glorot_uniform",
-                    name="logits")(x)
+    logits = output_logits(vocabulary_size, embedding, tie_embeddings, softmax_precision, init_scale)(x)
     return LanguageModel(inputs, logits, sampled_softmax=sampled_softmax, name=name)
 
 

@@ -115,7 +115,8 @@ class LanguageModelServer(Exporter):
                                  f"a positive integer, received {argument}={value!r}")
         if not isinstance(model, LanguageModel):
             raise ValueError("The model must be a seqkeras.language_model.LanguageModel (layers 'embedding', "
-                             f"'recurrent', 'logits'), received {type(model).__name__}")
+                             "'recurrent', 'logits'; or 'context' or 'convolution' for the other kinds), "
+                             f"received {type(model).__name__}")
         vocabulary = getattr(tokenizer, "vocabulary", None)
         if vocabulary is None:
             raise ValueError("The tokenizer has no vocabulary: adapt it or load its vocabulary first")

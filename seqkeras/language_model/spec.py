@@ -12,6 +12,7 @@ Example TOML (see ``pipelines/*_lm.toml``)::
     tokenizer = "whitespace"
 
     [model]
+    kind = "rnn"                        # or "nnlm" (with context = n), "dilated_cnn"
     cell = "lstm"
     layers = 2
     units = 200
@@ -32,8 +33,11 @@ from __future__ import annotations
 
 import dataclasses
 
+from seqkeras.data.sources.file_set import FileSet
 from seqkeras.pipeline.spec import JIT_COMPILE, PipelineSpec, SpecError, TrainingSpec, TuningSpec
 
+# The model kinds (`ModelSpec.kind`).
+KINDS = ("rnn", "nnlm", "dilated_cnn")
 # Keys that shape the BPTT windows, which are cut once before a tuning search.
 DATA_KEYS = ("training.batch_size", "training.bptt_length")
 
@@ -44,7 +48,10 @@ class DataSpec:
 
     train: str = "package:tinyshakespeare.txt.gz"   # path (data-dir relative), glob, or package:NAME
     validation: str = ""               # "" = the last `validation_fraction` of the train lines
-    validation_fraction: float = 0.1
+    validation_fraction: float = 0.1   # of the lines, or of the files with [data.files]
+    # A directory of text files split by file (`seqkeras.data.sources.file_set`), instead
+    # of train/validation: set files.root (then leave train and validation unset).
+    files: FileSet = dataclasses.field(default_factory=FileSet)
     level: str = "char"                # "word" (perplexity) | "char" (bits per character)
     tokenizer: str = "character"       # "character" | "whitespace"
     newline: str = "eos"               # line end as: "eos" (<eos> token) | "char" ("\n" token) | "drop"
@@ -55,17 +62,27 @@ class DataSpec:
 
 @dataclasses.dataclass
 class ModelSpec:
-    """Embedding → stacked recurrent cells → (tied) softmax."""
+    """Embedding → the kind's sequence model → (tied) softmax.
 
-    cell: str = "lstm"                 # "lstm", "gru", "ran", "elman", "additive" or "lstm:<variant>"
+    The kinds (`KINDS`): ``"rnn"``, stacked recurrent cells; ``"nnlm"``, the fixed-window
+    feed-forward LM of Bengio et al. (2003); ``"dilated_cnn"``, a WaveNet-style causal
+    dilated convolution stack. Every kind trains on the same BPTT windows, carrying its
+    state across them, and shares evaluation, generation and export.
+    """
+
+    kind: str = "rnn"                  # "rnn" | "nnlm" | "dilated_cnn"
+    cell: str = "lstm"                 # rnn: "lstm", "gru", "ran", "elman", "additive" or "lstm:<variant>"
     cell_options: dict = dataclasses.field(default_factory=dict)   # e.g. {variant = "cifg"}
-    layers: int = 2
-    units: int = 200
+    layers: int = 2                    # rnn: levels; nnlm: tanh hidden layers; dilated_cnn: gated layers
+    units: int = 200                   # rnn: state size; nnlm: hidden width; dilated_cnn: channels
+    context: int = 4                   # nnlm: n, the tokens each prediction reads (n − 1 carried)
+    kernel_size: int = 2               # dilated_cnn: taps per layer; dilations 1, 2, 4, …
+    dilation_cycle: int = 0            # dilated_cnn: restart the dilations at 1 after this many layers (0 = never)
     embedding_dim: int = 0             # 0 = units
     tie_embeddings: bool = False       # softmax weights = embedding matrix (Press & Wolf)
     dropout: float = 0.0               # Zaremba: on the embedding output and the top output
-    layer_dropout: float = 0.0         # variational dropout on every level's input
-    recurrent_dropout: float = 0.0     # variational dropout on h_{t-1} (Gal & Ghahramani)
+    layer_dropout: float = 0.0         # rnn: variational dropout on every level's input
+    recurrent_dropout: float = 0.0     # rnn: variational dropout on h_{t-1} (Gal & Ghahramani)
     init_scale: float = 0.0            # >0: uniform(-s, s) init of every weight (Zaremba: 0.1)
     softmax_precision: str = "float32" # "float32" | "bfloat16" (output layer matmuls only)
     sampled_softmax: int = 0           # >0: train with a sampled softmax over this many candidates
@@ -115,13 +132,29 @@ class Spec(PipelineSpec):
             ("data.newline", d.newline, ("eos", "char", "drop")),
             ("model.softmax_precision", self.model.softmax_precision, ("float32", "bfloat16")),
             ("model.jit_compile", self.model.jit_compile, tuple(JIT_COMPILE)),
+            ("model.kind", self.model.kind, KINDS),
         ])
         self.check_cells("model.cell")
+        self.check_at_least(1, "model.context")
+        self.check_at_least(2, "model.kernel_size")
+        self.check_at_least(0, "model.dilation_cycle")
+        if self.model.kind != "rnn":
+            for key in ("layer_dropout", "recurrent_dropout"):
+                if getattr(self.model, key):
+                    raise SpecError(self.source, f"model.{key}", f"applies to model.kind = 'rnn' only, "
+                                    f"not {self.model.kind!r}: set it to 0")
         self.check_fraction("model.dropout", "model.layer_dropout", "model.recurrent_dropout",
                             "data.validation_fraction")
         self.check_at_least(1, "model.layers", "model.units", "training.bptt_length")
         if d.newline == "char" and d.tokenizer != "character":
             raise SpecError(self.source, "data.newline", "'char' needs tokenizer = 'character'")
+        if d.files.root:
+            self.check_choices([("data.files.encoding_errors", d.files.encoding_errors, ("strict", "replace"))])
+            if d.validation or d.train != DataSpec.train:
+                raise SpecError(self.source, "data.files", "a file set replaces data.train and "
+                                "data.validation (split by file): remove them")
+            if d.validation_fraction == 0.0:
+                raise SpecError(self.source, "data.validation_fraction", "a file set needs a fraction > 0")
         if not d.validation and d.validation_fraction == 0.0:
             raise SpecError(self.source, "data.validation", "give a validation file or validation_fraction > 0")
         for key in self.tuning.space:

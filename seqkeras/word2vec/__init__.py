@@ -8,6 +8,8 @@
   for `fit`, `SkipGram.train_batch` for `train.train`).
 * `evaluation.py`: analogy accuracy (3CosAdd/3CosMul, per section), WordSim-353
   Spearman, `most_similar`, k-means clusters.
+* `bias.py`: WEAT effect sizes and permutation p-values over the published lists
+  (``weat_lists.json``), the he:she :: occupation:? analogy probe.
 * `server.py`: ``words → vectors, known`` SavedModel (`WordVectorLookup`).
 * `vectors.py`: word2vec text/binary files; `embedding_matrix` initialises another
   application's embedding layer from trained vectors.
@@ -23,6 +25,7 @@ from __future__ import annotations
 
 from seqkeras.word2vec.application import (EpochSeed, Word2VecApplication, Word2VecData, Word2VecHyperModel,
                                            sampling_config, training_batches, word_vectors)
+from seqkeras.word2vec.bias import WeatResult, analogy_probe, load_weat_lists, weat_tests
 from seqkeras.word2vec.data import (CorpusStats, SkipGramConfig, build_vocabulary, corpus_lines,
                                     keep_probabilities, negative_distribution, prepare_corpus,
                                     skipgram_batches, window_masks, window_pairs)
@@ -35,9 +38,9 @@ from seqkeras.word2vec.train import TrainReport, linear_learning_rate, train
 from seqkeras.word2vec.vectors import embedding_matrix, load_word2vec_format, save_word2vec_format
 
 __all__ = ["CorpusStats", "DataSpec", "EpochSeed", "EvaluationSpec", "ModelSpec", "SkipGram", "SkipGramConfig",
-           "Spec", "TrainReport", "W2VTrainingSpec", "Word2VecApplication", "Word2VecData", "Word2VecHyperModel",
-           "WordVectorLookup", "WordVectors", "build_vocabulary", "cluster_report", "corpus_lines",
+           "Spec", "TrainReport", "W2VTrainingSpec", "WeatResult", "Word2VecApplication", "Word2VecData", "Word2VecHyperModel",
+           "WordVectorLookup", "WordVectors", "analogy_probe", "build_vocabulary", "cluster_report", "corpus_lines",
            "embedding_matrix", "evaluate_analogies", "evaluate_word_pairs", "export_vectors",
-           "keep_probabilities", "kmeans_clusters", "linear_learning_rate", "load_word2vec_format",
+           "keep_probabilities", "kmeans_clusters", "linear_learning_rate", "load_weat_lists", "load_word2vec_format",
            "negative_distribution", "prepare_corpus", "sampling_config", "save_word2vec_format",
-           "skipgram_batches", "train", "training_batches", "window_masks", "window_pairs", "word_vectors"]
+           "skipgram_batches", "train", "training_batches", "weat_tests", "window_masks", "window_pairs", "word_vectors"]

@@ -23,6 +23,7 @@ from seqkeras.pipeline.data import Data
 from seqkeras.pipeline.run_paths import VOCABULARY_FILE
 from seqkeras.pipeline.spec import with_overrides
 from seqkeras.pipeline.tuning import SpecHyperModel
+from seqkeras.word2vec.bias import analogy_probe, probe_table, weat_table, weat_tests
 from seqkeras.word2vec.data import SkipGramConfig, build_vocabulary, corpus_lines, skipgram_batches
 from seqkeras.word2vec.evaluation import (WordVectors, cluster_report, evaluate_analogies, evaluate_word_pairs,
                                           kmeans_clusters)
@@ -162,7 +163,9 @@ class Word2VecApplication(Application):
         return [EpochSeed(data.epoch)]
 
     def evaluate(self, spec: Spec, model: SkipGram, data: Word2VecData) -> dict[str, float]:
-        """Analogy accuracy (total/semantic/syntactic, OOV counted) and WordSim-353 Spearman."""
+        """Analogy accuracy (total/semantic/syntactic, OOV counted), WordSim-353 Spearman and,
+        with ``evaluation.weat``, each WEAT test's effect size and p-value (the tables and
+        the he:she analogy probe printed; `seqkeras.word2vec.bias`)."""
         e = spec.evaluation
         root = pathlib.Path(data.data_dir)
         wv = word_vectors(model, data)
@@ -179,6 +182,13 @@ class Word2VecApplication(Application):
         if e.word_pairs:
             sim = evaluate_word_pairs(wv, root / e.word_pairs, case_insensitive=e.case_insensitive)
             out.update(wordsim_spearman=sim.spearman, wordsim_pearson=sim.pearson, wordsim_oov=sim.oov)
+        if e.weat:
+            results = weat_tests(wv, min_words=e.weat_min_words, seed=spec.training.seed)
+            print(weat_table(results) + "\n\n" + probe_table(analogy_probe(wv)))
+            for r in results:
+                if not r.skipped:
+                    out.update({f"{r.id}_effect_size": r.effect_size, f"{r.id}_p_value": r.p_value})
+            out["weat_skipped"] = sum(bool(r.skipped) for r in results)
         return out
 
     def exporter(self, spec: Spec, model: SkipGram, data: Word2VecData) -> WordVectorLookup:

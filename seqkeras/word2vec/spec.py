@@ -75,6 +75,8 @@ class EvaluationSpec:
     cosmul: bool = False               # also report 3CosMul
     clusters: int = 0                  # >0: k-means report over the top `cluster_words` words
     cluster_words: int = 1000
+    weat: bool = False                 # also WEAT effect sizes, p-values and the he:she probe (bias.py)
+    weat_min_words: int = 5            # a WEAT test runs when each of its lists keeps this many words
     vectors_text: str = ""             # also write word2vec text / binary files here ("" = no)
     vectors_binary: str = ""
 
@@ -116,3 +118,4 @@ class Spec(PipelineSpec):
                             f"must be a non-empty list of file names, received {d.sources!r}")
         self.check_at_least(1, "data.min_count", "data.batch_words", "model.dim", "model.window", "model.negatives")
         self.check_at_least(0, "model.sample")
+        self.check_at_least(2, "evaluation.weat_min_words")

@@ -10,4 +10,5 @@ Each module exposes `configure(parser)` and `main(args)`:
 * ``generate TARGET``: text from a SavedModel (``saved_models/<name>[/<version>]``) or
   from a pipeline's trained weights.
 * ``predict SAVED_MODEL INPUTS``: run a SavedModel signature on a file of inputs.
+* ``weat VECTORS``: WEAT effect sizes and the he:she analogy probe of word vectors.
 """
