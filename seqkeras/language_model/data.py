@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import atexit
 import dataclasses
 import importlib.resources
 import os
 import pathlib
+import shutil
+import tempfile
 
 import numpy as np
 import tensorflow as tf
@@ -13,12 +16,16 @@ import tensorflow as tf
 from seqkeras.data import (CharacterTokenizer, DataError, WordTokenizer, language_model_windows, load_or_fit,
                            resolve_path, text_lines, token_stream)
 from seqkeras.data.builders.language_model import collect_ids
+from seqkeras.data.id_file import IdFile, fingerprint, open_id_file, write_id_file
 from seqkeras.data.sources.file_set import file_lines, split_files
 from seqkeras.data.vocabulary import EOS, PAD, UNK
+from seqkeras.language_model.spec import DISK_IDS_ABOVE_BYTES
 from seqkeras.pipeline.data import Data
 from seqkeras.pipeline.run_paths import VOCABULARY_FILE
 
 PACKAGE_PREFIX = "package:"
+# The training ids when they live on disk (`seqkeras.data.id_file`), in the run directory.
+TRAIN_IDS_FILE = "train_ids.bin"
 
 
 def resolve_corpus(name: str, data_dir: str | os.PathLike | None = None) -> str:
@@ -94,6 +101,28 @@ def stream_windows(ids: np.ndarray, batch_size: int, bptt_length: int, partial: 
         yield streams[:, start:stop], streams[:, start + 1:stop + 1]
 
 
+def ids_on_disk(spec, train_files) -> bool:
+    """Whether the training ids go to disk (``data.train_ids``; "auto": a corpus larger
+    than `DISK_IDS_ABOVE_BYTES`, whose int32 ids would take about as much memory)."""
+    if spec.data.train_ids != "auto":
+        return spec.data.train_ids == "disk"
+    return sum(os.path.getsize(path) for path in train_files) > DISK_IDS_ABOVE_BYTES
+
+
+def disk_ids(spec, train_lines: tf.data.Dataset, tokenizer, train_files,
+             run_dir: pathlib.Path | None) -> IdFile:
+    """The training ids in ``run_dir / TRAIN_IDS_FILE``: reused when written from the same
+    files, data options and vocabulary, else written in one streaming pass (without a
+    run directory: in a temporary one, removed at exit)."""
+    if run_dir is None:
+        run_dir = pathlib.Path(tempfile.mkdtemp(prefix="seqkeras_ids_"))
+        atexit.register(shutil.rmtree, run_dir, True)
+    path = pathlib.Path(run_dir) / TRAIN_IDS_FILE
+    digest = fingerprint(train_files, dataclasses.asdict(spec.data), tokenizer.vocabulary.tokens)
+    return open_id_file(path, digest) or write_id_file(token_stream(train_lines, tokenizer), path,
+                                                      len(tokenizer.vocabulary), digest)
+
+
 def build_data(spec, data_dir: str | os.PathLike | None = None,
                run_dir: pathlib.Path | None = None) -> LanguageModelData:
     """Read the corpus, build or load the vocabulary, cut the BPTT windows.
@@ -134,11 +163,18 @@ def build_data(spec, data_dir: str | os.PathLike | None = None,
                                                      reserved=reserved_tokens(spec)))
     if tokenizer.vocabulary is None:  # loaded, not adapted
         tokenizer.set_vocabulary(vocabulary)
-    train_ids = collect_ids(token_stream(train_lines, tokenizer))
+    train_files = split.train if files.root else [train_path]
+    if ids_on_disk(spec, train_files):
+        train_ids = disk_ids(spec, train_lines, tokenizer, train_files, run_dir)
+    else:
+        train_ids = collect_ids(token_stream(train_lines, tokenizer))
     validation_ids = collect_ids(token_stream(validation_lines, tokenizer))
     if len(train_ids) == 0:
         raise DataError(train_path, None, "the training corpus has no tokens")
-    train = language_model_windows(train_ids, t.batch_size, t.bptt_length)
+    if isinstance(train_ids, IdFile):
+        train = train_ids.windows(t.batch_size, t.bptt_length)
+    else:
+        train = language_model_windows(train_ids, t.batch_size, t.bptt_length)
     if t.steps_per_epoch:
         train = train.repeat()
     validation = language_model_windows(validation_ids, t.batch_size, t.bptt_length)

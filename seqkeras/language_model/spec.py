@@ -38,6 +38,8 @@ from seqkeras.pipeline.spec import JIT_COMPILE, PipelineSpec, SpecError, Trainin
 
 # The model kinds (`ModelSpec.kind`).
 KINDS = ("rnn", "nnlm", "dilated_cnn")
+# With data.train_ids = "auto", training corpora larger than this keep their ids on disk.
+DISK_IDS_ABOVE_BYTES = 512 * 2**20
 # Keys that shape the BPTT windows, which are cut once before a tuning search.
 DATA_KEYS = ("training.batch_size", "training.bptt_length")
 
@@ -58,6 +60,10 @@ class DataSpec:
     lowercase: bool = False
     min_count: int = 1
     max_vocabulary: int = 0            # 0 = no limit (reserved tokens included)
+    # Where the training ids live: "memory" (an array), "disk" (`seqkeras.data.id_file`,
+    # in the run directory: memory stays constant in the corpus size), or "auto": disk
+    # when the training files hold more than `DISK_IDS_ABOVE_BYTES`.
+    train_ids: str = "auto"
 
 
 @dataclasses.dataclass
@@ -130,6 +136,7 @@ class Spec(PipelineSpec):
             ("data.level", d.level, ("word", "char")),
             ("data.tokenizer", d.tokenizer, ("character", "whitespace")),
             ("data.newline", d.newline, ("eos", "char", "drop")),
+            ("data.train_ids", d.train_ids, ("auto", "memory", "disk")),
             ("model.softmax_precision", self.model.softmax_precision, ("float32", "bfloat16")),
             ("model.jit_compile", self.model.jit_compile, tuple(JIT_COMPILE)),
             ("model.kind", self.model.kind, KINDS),

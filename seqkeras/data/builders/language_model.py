@@ -23,18 +23,8 @@ def token_stream(lines: tf.data.Dataset, tokenizer: Tokenizer, batch_size: int =
 
 def collect_ids(token_id_stream: tf.data.Dataset, dtype=np.int32) -> np.ndarray:
     """Concatenate a stream of ids (scalars, vectors or ragged batches) into one array."""
-    def flat(ids):
-        if isinstance(ids, tf.RaggedTensor):
-            ids = ids.flat_values
-        return tf.cast(tf.reshape(ids, [-1]), dtype)
-
-    spec = token_id_stream.element_spec
-    if not isinstance(spec, tf.RaggedTensorSpec) and spec.shape.rank == 0:
-        token_id_stream = token_id_stream.batch(1 << 16)
-    elif not isinstance(spec, tf.RaggedTensorSpec) and spec.shape.rank == 1:
-        token_id_stream = token_id_stream.ragged_batch(1024)
-    chunks = list(token_id_stream.map(flat, num_parallel_calls=tf.data.AUTOTUNE).as_numpy_iterator())
-    return np.concatenate(chunks) if chunks else np.zeros([0], dtype)
+    chunks = list(id_chunks(token_id_stream).as_numpy_iterator())
+    return np.concatenate(chunks).astype(dtype, copy=False) if chunks else np.zeros([0], dtype)
 
 
 def language_model_windows(token_id_stream: tf.data.Dataset | np.ndarray, batch_size: int,
@@ -75,11 +65,11 @@ def language_model_windows(token_id_stream: tf.data.Dataset | np.ndarray, batch_
     """
     if not isinstance(token_id_stream, tf.data.Dataset):
         return _windows_from_array(np.asarray(token_id_stream, np.int32), batch_size, bptt_length)
-    chunks = _id_chunks(token_id_stream)
+    chunks = id_chunks(token_id_stream)
     sizes = np.fromiter(chunks.map(lambda c: tf.size(c, out_type=tf.int64)).as_numpy_iterator(), np.int64)
     ends = np.cumsum(sizes)
     total = int(ends[-1]) if len(ends) else 0
-    stream_length, num_batches = _check_length(total, batch_size, bptt_length)
+    stream_length, num_batches = check_stream_length(total, batch_size, bptt_length)
     stream_starts = np.arange(batch_size, dtype=np.int64) * stream_length
     first_chunk = np.searchsorted(ends, stream_starts, side="right")
     offset = stream_starts - (ends - sizes)[first_chunk]
@@ -96,7 +86,9 @@ def language_model_windows(token_id_stream: tf.data.Dataset | np.ndarray, batch_
     return batches.apply(tf.data.experimental.assert_cardinality(num_batches)).prefetch(tf.data.AUTOTUNE)
 
 
-def _check_length(total: int, batch_size: int, bptt_length: int) -> tuple[int, int]:
+def check_stream_length(total: int, batch_size: int, bptt_length: int) -> tuple[int, int]:
+    """(stream length n = N // B, number of windows (n − 1) // T); a ValueError when
+    `total` ids N make no window."""
     stream_length = total // batch_size
     num_batches = (stream_length - 1) // bptt_length
     if num_batches < 1:
@@ -106,7 +98,7 @@ def _check_length(total: int, batch_size: int, bptt_length: int) -> tuple[int, i
 
 
 def _windows_from_array(ids: np.ndarray, batch_size: int, bptt_length: int) -> tf.data.Dataset:
-    stream_length, num_batches = _check_length(len(ids), batch_size, bptt_length)
+    stream_length, num_batches = check_stream_length(len(ids), batch_size, bptt_length)
     streams = tf.constant(ids[: batch_size * stream_length].reshape(batch_size, stream_length))
 
     def window(i):
@@ -116,7 +108,7 @@ def _windows_from_array(ids: np.ndarray, batch_size: int, bptt_length: int) -> t
     return tf.data.Dataset.range(num_batches).map(window).prefetch(tf.data.AUTOTUNE)
 
 
-def _id_chunks(token_id_stream: tf.data.Dataset) -> tf.data.Dataset:
+def id_chunks(token_id_stream: tf.data.Dataset) -> tf.data.Dataset:
     """Any id dataset → ``int32[k]`` vectors of consecutive ids, in order."""
     def flat(ids):
         if isinstance(ids, tf.RaggedTensor):
