@@ -15,6 +15,7 @@ import pytest
 import contract_fixtures
 from seqkeras import cli
 from seqkeras.pipeline.distributed import LocalSearch, oracle_environment, parse_chief
+from seqkeras.pipeline.tuning import DistinctBayesianOracle, drop_ended_from_ongoing
 
 
 def _spec(tmp_path, trials: int, steps: int):
@@ -64,6 +65,18 @@ def _run_in_thread(search):
     return thread, result
 
 
+def _kill_the_chief_after(tmp_path, argv, workers: int, completed: int):
+    """Run a local search and SIGKILL its chief once `completed` trials are COMPLETED;
+    returns (search, display, the launcher's exit code)."""
+    display = Lines()
+    search = LocalSearch(argv[1:], workers=workers, output=display)
+    thread, result = _run_in_thread(search)
+    display.wait_for(lambda text: list(_trials(tmp_path).values()).count("COMPLETED") >= completed, timeout=400)
+    os.kill(search.processes["chief"].pid, signal.SIGKILL)
+    thread.join(120)
+    return search, display, result.get("code")
+
+
 def test_two_workers_run_the_search_and_the_chief_writes_the_summary(tmp_path):
     argv = _spec(tmp_path, trials=2, steps=4)
     display = Lines()
@@ -92,13 +105,8 @@ def test_a_worker_killed_mid_trial_is_restarted_and_no_trial_is_lost(tmp_path):
 
 def test_a_dead_chief_stops_the_search_with_an_error_and_keeps_completed_trials(tmp_path):
     argv = _spec(tmp_path, trials=2, steps=200)
-    display = Lines()
-    search = LocalSearch(argv[1:], workers=1, output=display)
-    thread, result = _run_in_thread(search)
-    display.wait_for(lambda text: list(_trials(tmp_path).values()).count("COMPLETED") >= 1, timeout=300)
-    os.kill(search.processes["chief"].pid, signal.SIGKILL)
-    thread.join(120)
-    assert result.get("code") == 1 and "the chief exited with code -9: stopping the workers" in display.getvalue()
+    search, display, code = _kill_the_chief_after(tmp_path, argv, workers=1, completed=1)
+    assert code == 1 and "the chief exited with code -9: stopping the workers" in display.getvalue()
     assert all(process.poll() is not None for process in search.processes.values())
     assert "COMPLETED" in _trials(tmp_path).values()
 
@@ -122,3 +130,61 @@ def test_multi_host_flags_set_keras_tuner_variables():
 def test_bad_flag_combinations_are_refused(tmp_path, argv, message):
     with pytest.raises(SystemExit, match=message):
         cli.main(_spec(tmp_path, trials=1, steps=1) + argv)
+
+
+def test_bayesian_oracle_in_parallel_and_a_killed_search_restarted_with_workers_reloading_it(tmp_path):
+    """keras-tuner's Bayesian oracle serving two workers (its Gaussian process is fitted
+    while other trials are still running), then the chief killed mid-search and the whole
+    search started again with two workers on the same directory: the chief and both
+    workers reload the shared state (keras-tuner#301, #976), the search completes, and no
+    trial completed before the kill runs again."""
+    argv = _spec(tmp_path, trials=6, steps=4)
+    spec = tmp_path / "lm.toml"
+    text = spec.read_text(encoding="utf-8").replace('tuner = "random"', 'tuner = "bayesian"')
+    # One dimension: 3 random initial points, then 3 trials proposed by the Gaussian process.
+    spec.write_text(text.replace('"model.cell" = ["gru", "lstm:cifg"]', '"model.units" = {min = 2, max = 16, step = 1}'),
+                    encoding="utf-8")
+    assert _kill_the_chief_after(tmp_path, argv, workers=2, completed=4)[2] == 1
+    completed_before = {t for t, status in _trials(tmp_path).items() if status == "COMPLETED"}
+    display = Lines()
+    assert LocalSearch(argv[1:], workers=2, output=display).run() == 0, display.getvalue()[-4000:]
+    trials = _trials(tmp_path)
+    assert sorted(trials.values()) == ["COMPLETED"] * 6
+    search_dir = tmp_path / "runs" / "contract_language_model" / "tuner" / "search"
+    oracle = json.loads((search_dir / "oracle.json").read_text())
+    assert all(oracle["run_times"][t] == 1 for t in completed_before), oracle["run_times"]
+    units = [json.loads((search_dir / f"trial_{t}" / "trial.json").read_text())["hyperparameters"]["values"]
+             ["model.units"] for t in sorted(trials)]
+    assert len(set(units)) == 6, units      # no point proposed twice (to two workers at once)
+
+
+def test_an_ended_trial_left_ongoing_in_the_oracle_state_is_dropped(tmp_path):
+    """keras-tuner saves oracle.json in `end_trial` before it pops the trial from the
+    ongoing ones: the state a killed chief leaves names a completed trial as ongoing."""
+    for trial_id, status in (("3", "COMPLETED"), ("4", "RUNNING"), ("5", "FAILED")):
+        (tmp_path / f"trial_{trial_id}").mkdir()
+        (tmp_path / f"trial_{trial_id}" / "trial.json").write_text(json.dumps({"status": status}))
+    (tmp_path / "oracle.json").write_text(json.dumps(
+        {"ongoing_trials": {"tuner0": "3", "tuner1": "4", "tuner2": "5"}, "end_order": ["3"]}))
+    assert drop_ended_from_ongoing(tmp_path) == ["3", "5"]
+    state = json.loads((tmp_path / "oracle.json").read_text())
+    assert state == {"ongoing_trials": {"tuner1": "4"}, "end_order": ["3"]}
+    assert drop_ended_from_ongoing(tmp_path) == [] and drop_ended_from_ongoing(tmp_path / "absent") == []
+
+
+def test_the_bayesian_oracle_replaces_a_point_already_tried(monkeypatch):
+    import keras_tuner
+
+    space = keras_tuner.HyperParameters()
+    space.Int("units", 2, 16)
+    oracle = DistinctBayesianOracle(objective=keras_tuner.Objective("val_loss", "min"), max_trials=10, seed=0,
+                                    hyperparameters=space)
+    oracle._tried_so_far.add(oracle._compute_values_hash({"units": 5}))
+    monkeypatch.setattr(keras_tuner.oracles.BayesianOptimizationOracle, "populate_space",
+                        lambda self, trial_id: {"status": "RUNNING", "values": {"units": 5}})
+    for trial in range(20):
+        values = oracle.populate_space(str(trial))["values"]
+        assert values["units"] != 5 and 2 <= values["units"] <= 16
+    monkeypatch.setattr(keras_tuner.oracles.BayesianOptimizationOracle, "populate_space",
+                        lambda self, trial_id: {"status": "RUNNING", "values": {"units": 7}})
+    assert oracle.populate_space("x")["values"] == {"units": 7}      # an untried proposal is kept

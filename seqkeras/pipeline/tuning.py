@@ -17,6 +17,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import pathlib
 import time
 
 import keras
@@ -24,6 +25,7 @@ import keras_tuner
 
 from seqkeras.pipeline import distributed
 from seqkeras.pipeline.distributed import CHIEF
+from seqkeras.pipeline.resume import atomic_write_text
 from seqkeras.pipeline.spec import get_key, with_overrides
 from seqkeras.pipeline.training import schedule_callbacks
 
@@ -103,17 +105,65 @@ class SpecHyperModel(keras_tuner.HyperModel):
         return model.fit(*args, **kwargs)
 
 
+class DistinctBayesianOracle(keras_tuner.oracles.BayesianOptimizationOracle):
+    """keras-tuner's Bayesian oracle, never proposing a point already tried or running.
+
+    Its Gaussian process is fitted to the completed trials only and its optimum is not
+    checked against the points recorded so far: with parallel workers, two trials asked
+    for before either ends get the same point, and the optimum can be a point already
+    tried. Such a proposal is replaced by an untried random point.
+    """
+
+    def populate_space(self, trial_id):
+        response = super().populate_space(trial_id)
+        values = response.get("values")
+        if values is not None and self._compute_values_hash(values) in self._tried_so_far:
+            return self._random_populate_space()
+        return response
+
+
+def drop_ended_from_ongoing(project_dir) -> list[str]:
+    """Remove from ``oracle.json``'s ongoing trials those whose ``trial.json`` has ended.
+
+    keras-tuner's `Oracle.end_trial` saves ``oracle.json`` before it removes the ended
+    trial from ``ongoing_trials``, and a chief serving workers does not save again until
+    the next trial starts: a search killed in between reloads the trial as ongoing, and
+    the tuner with its ID runs the completed trial again. Call it before the tuner is
+    built, in the process that owns the oracle (single process or chief). Returns the
+    trial ids removed.
+    """
+    project_dir = pathlib.Path(project_dir)
+    state_file = project_dir / "oracle.json"
+    if not state_file.is_file():
+        return []
+    state = json.loads(state_file.read_text(encoding="utf-8"))
+    ended = []
+    for tuner_id, trial_id in list(state.get("ongoing_trials", {}).items()):
+        trial_file = project_dir / f"trial_{trial_id}" / "trial.json"
+        if trial_file.is_file() and json.loads(trial_file.read_text(encoding="utf-8"))["status"] != "RUNNING":
+            del state["ongoing_trials"][tuner_id]
+            ended.append(trial_id)
+    if ended:
+        atomic_write_text(state_file, json.dumps(state))
+    return ended
+
+
 def make_tuner(spec, hypermodel, directory, project_name: str = "search"):
     """The keras-tuner tuner named by ``spec.tuning.tuner`` (resumable: overwrite=False)."""
     t = spec.tuning
+    if distributed.role() != "worker":    # workers ask the chief's oracle, never read its file
+        drop_ended_from_ongoing(pathlib.Path(directory) / project_name)
     objective = keras_tuner.Objective(t.objective, direction=t.direction)
-    common = dict(objective=objective, directory=str(directory), project_name=project_name,
-                  overwrite=False, seed=t.seed, executions_per_trial=t.executions_per_trial)
+    common = dict(directory=str(directory), project_name=project_name, overwrite=False,
+                  executions_per_trial=t.executions_per_trial)
     if t.tuner == "random":
-        return keras_tuner.RandomSearch(hypermodel, max_trials=t.max_trials, **common)
+        return keras_tuner.RandomSearch(hypermodel, objective=objective, max_trials=t.max_trials, seed=t.seed,
+                                        **common)
     if t.tuner == "bayesian":
-        return keras_tuner.BayesianOptimization(hypermodel, max_trials=t.max_trials, **common)
-    return keras_tuner.Hyperband(hypermodel, max_epochs=t.epochs, factor=t.hyperband_factor, **common)
+        oracle = DistinctBayesianOracle(objective=objective, max_trials=t.max_trials, seed=t.seed)
+        return keras_tuner.Tuner(oracle=oracle, hypermodel=hypermodel, **common)
+    return keras_tuner.Hyperband(hypermodel, objective=objective, max_epochs=t.epochs, factor=t.hyperband_factor,
+                                 seed=t.seed, **common)
 
 
 def tune(application, spec, data, paths, callbacks=(), verbose="auto") -> dict:
