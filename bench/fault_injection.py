@@ -5,9 +5,9 @@ random moments, many times, and check that every restart resumes correctly.
         --train-kills 15 --export-kills 10
 
 1. A reference `seqkeras train`, uninterrupted, in its own work directory (its wall time
-   T sets the kill times).
-2. The same training, killed `--train-kills` times, each a uniform random 0 … 2T/kills
-   seconds after its (re)start, then left to finish. Where each kill landed is read from
+   T and its start-up time S, until the first epoch, set the kill times).
+2. The same training, killed `--train-kills` times, each 0.7 … 1 × S plus a uniform
+   random 0 … 2(T − S)/kills seconds after its (re)start, then left to finish. Where each kill landed is read from
    the run directory: before the first epoch of that attempt ("start-up"), inside an
    atomic write (a temporary was left), or elsewhere in an epoch or its evaluation.
    A restart resumed correctly when its first epoch is the epoch after the last one
@@ -43,6 +43,10 @@ sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 from harness import markdown_table, versions  # noqa: E402
+
+from seqkeras.quiet import import_tensorflow_quietly  # noqa: E402
+
+import_tensorflow_quietly()
 
 from seqkeras.pipeline.resume import STATE_FILE, TEMP_PREFIX  # noqa: E402
 from seqkeras.serving import list_versions  # noqa: E402
@@ -87,17 +91,23 @@ def validation_metrics(log_text: str) -> dict:
     return report.get("validation", report)
 
 
-def kill_training(spec: str, common: list[str], work: pathlib.Path, name: str, kills: int,
+def kill_training(spec: str, common: list[str], work: pathlib.Path, name: str, kills: int, startup_seconds: float,
                   reference_seconds: float, rng: random.Random, logs: pathlib.Path) -> list[dict]:
     """Start a training `kills` + 1 times, killing all but the last; one record per attempt:
-    the epochs backed up when it started, the epoch it began at, and where it was killed."""
+    the epochs backed up when it started, the epoch it began at, and where it was killed.
+
+    Each kill comes 0.7 … 1 × the start-up time (until the first epoch) plus a uniform
+    0 … 2 × (training time) / kills after the start: some land in the start-up, the
+    rest spread over the run's epochs, checkpoint writes and evaluations."""
     run = work / name
     attempts = []
     for attempt in range(kills + 1):
         record = {"attempt": attempt, "backed_up": backed_up_epochs(run), "log": logs / f"train_{attempt:02d}.log"}
         attempts.append(record)
         process = start(seqkeras("train", spec, *common, "--work-dir", str(work)), record["log"])
-        record["delay_s"] = rng.uniform(0.0, 2.0 * reference_seconds / kills) if attempt < kills else None
+        record["delay_s"] = (rng.uniform(0.7, 1.0) * startup_seconds
+                             + rng.uniform(0.0, 2.0 * (reference_seconds - startup_seconds) / kills)
+                             if attempt < kills else None)
         started = time.time()
         while (record["delay_s"] is None or time.time() - started < record["delay_s"]) and process.poll() is None:
             time.sleep(0.02)
@@ -199,15 +209,20 @@ def main():
     rng = random.Random(args.seed)
 
     started = time.time()
-    reference = subprocess.run(seqkeras("train", args.pipeline, *common, "--work-dir", str(work / "reference")),
-                               capture_output=True, text=True, env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"))
+    reference_log = logs / "reference.log"
+    process = start(seqkeras("train", args.pipeline, *common, "--work-dir", str(work / "reference")), reference_log)
+    startup_seconds = None
+    while process.poll() is None:
+        if startup_seconds is None and EPOCH_LINE.search(reference_log.read_text(errors="replace")):
+            startup_seconds = time.time() - started
+        time.sleep(0.05)
     reference_seconds = time.time() - started
-    if reference.returncode != 0:
-        raise SystemExit(f"reference run failed:\n{reference.stderr[-3000:]}")
+    if process.returncode != 0:
+        raise SystemExit(f"reference run failed: see {reference_log}")
 
     started = time.time()
     attempts = kill_training(args.pipeline, common, work / "killed", spec.name, args.train_kills,
-                             reference_seconds, rng, logs)
+                             startup_seconds or reference_seconds, reference_seconds, rng, logs)
     killed_seconds = time.time() - started
     run_ok = resumed_correctly(attempts, work / "killed" / spec.name, epochs)
     kills = [a for a in attempts if a["killed"]]
@@ -221,12 +236,12 @@ def main():
     print(f"# Fault injection: {spec.name} ({epochs} epochs)\n")
     print(json.dumps(versions(["h5py"])))
     print(f"\nscratch: {work}\n")
-    print(markdown_table(["attempt", "killed after (s)", "where", "epochs backed up", "restart began at epoch",
-                          "resumed correctly"],
-                         [[a["attempt"], round(a["delay_s"], 1), a["point"], a["backed_up"],
+    print(markdown_table(["attempt", "killed after (s)", "where", "epochs backed up at the kill",
+                          "restart began at epoch", "resumed correctly"],
+                         [[a["attempt"], round(a["delay_s"], 1), a["point"], following["backed_up"],
                            "—" if following["began_at"] is None else following["began_at"], "yes" if a["ok"] else "NO"]
                           for a, following in zip(attempts, attempts[1:])]))
-    reference_metrics = validation_metrics(reference.stdout)
+    reference_metrics = validation_metrics(reference_log.read_text(errors="replace"))
     final_metrics = validation_metrics(attempts[-1]["log"].read_text(errors="replace"))
     names = sorted(reference_metrics)
     print()
