@@ -11,12 +11,16 @@ into the shared pipeline machinery:
 * `build_classifier` (`model.py`): shared `seqkeras.encoders.TextEncoder` → final
   state / mean / max / attention pooling → softmax; compiled with sparse categorical
   cross-entropy and accuracy.
+* `load_language_model_encoder` / `initialise_encoder` (`pretrained.py`): ULMFiT-style
+  pretraining, a trained ``language_model`` run initialising the encoder
+  (``model.pretrained_language_model``).
 * `ClassifierServer` (`server.py`): the export (signatures ``serving_default`` and
   ``classify``: text → label, probabilities, classes; tokenization in the graph).
 * `starter_keys` (`starter.py`): the format, columns and labels that
   ``seqkeras init classification --data FILE`` reads from a user's file.
 
-Pipelines: ``pipelines/sst2_sentiment.toml``, ``imdb_sentiment.toml``, ``uci_sentiment.toml``.
+Pipelines: ``pipelines/sst2_sentiment.toml``, ``sst2_ulmfit.toml`` (its encoder from
+``imdb_language_model.toml``), ``imdb_sentiment.toml``, ``uci_sentiment.toml``.
 
 Example:
     >>> from seqkeras.pipeline import load_spec, runner
@@ -28,10 +32,14 @@ from __future__ import annotations
 from seqkeras.classification.application import ClassificationApplication
 from seqkeras.classification.data import ClassificationData, build_data, hash_split, read_labelled
 from seqkeras.classification.model import AttentionPooling, SequencePooling, build_classifier
+from seqkeras.classification.pretrained import (Architecture, FreezePretrained, PretrainedEncoder,
+                                                initialise_encoder, load_language_model_encoder)
 from seqkeras.classification.server import ClassifierServer, export_classifier
 from seqkeras.classification.spec import ClassificationTuningSpec, DataSpec, ModelSpec, Spec
 from seqkeras.classification.starter import detect_format, starter_keys
 
-__all__ = ["AttentionPooling", "ClassificationApplication", "ClassificationData", "ClassificationTuningSpec",
-           "ClassifierServer", "DataSpec", "ModelSpec", "SequencePooling", "Spec", "build_classifier",
-           "build_data", "detect_format", "export_classifier", "hash_split", "read_labelled", "starter_keys"]
+__all__ = ["Architecture", "AttentionPooling", "ClassificationApplication", "ClassificationData",
+           "ClassificationTuningSpec", "ClassifierServer", "DataSpec", "FreezePretrained", "ModelSpec",
+           "PretrainedEncoder", "SequencePooling", "Spec", "build_classifier", "build_data", "detect_format",
+           "export_classifier", "hash_split", "initialise_encoder", "load_language_model_encoder", "read_labelled",
+           "starter_keys"]

@@ -6,12 +6,12 @@ import keras
 
 from seqkeras.classification.data import ClassificationData, build_data
 from seqkeras.classification.model import build_classifier
+from seqkeras.classification.pretrained import FreezePretrained, initialise_encoder
 from seqkeras.classification.server import ClassifierServer
 from seqkeras.classification.spec import Spec
 from seqkeras.classification.starter import starter_keys
 from seqkeras.pipeline.application import Application
 from seqkeras.pipeline.spec import JIT_COMPILE
-
 
 
 class ClassificationApplication(Application):
@@ -28,7 +28,8 @@ class ClassificationApplication(Application):
 
     def build_model(self, spec, data) -> keras.Model:
         """The classifier ``int[B, T] → float32[B, C]``, compiled with sparse categorical
-        cross-entropy and accuracy."""
+        cross-entropy and accuracy; its encoder initialised from a language model when
+        the spec names one (`initialise_encoder`)."""
         m = spec.model
         embeddings = data.embeddings
         model = build_classifier(
@@ -40,9 +41,18 @@ class ClassificationApplication(Application):
             layer_dropout=m.layer_dropout, recurrent_dropout=m.recurrent_dropout,
             output_dropout=m.output_dropout, jit_compile=JIT_COMPILE[m.jit_compile],
             name=spec.name or "classifier")
+        if data.pretrained_encoder is not None:
+            initialise_encoder(model, data.pretrained_encoder, data.tokenizer.vocabulary.tokens, spec)
         model.compile(optimizer=self.optimizer(spec), loss=keras.losses.SparseCategoricalCrossentropy(),
                       metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")])
         return model
+
+    def callbacks(self, spec, data) -> list[keras.callbacks.Callback]:
+        """With ``model.freeze_pretrained_epochs``, `FreezePretrained` (gradual unfreezing)."""
+        m = spec.model
+        if not m.freeze_pretrained_epochs:
+            return []
+        return [FreezePretrained(m.freeze_pretrained_epochs, cells=bool(m.pretrained_language_model))]
 
     def evaluate(self, spec, model, data) -> dict[str, float]:
         """Validation loss and accuracy over the whole validation split (and its size)."""

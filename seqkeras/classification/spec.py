@@ -67,6 +67,14 @@ class ModelSpec:
     units: int = 128
     embedding_dim: int = 128          # ignored with pretrained_embeddings (the vectors' width)
     pretrained_embeddings: str = ""    # word2vec text file (data-dir relative) initialising the embedding
+    # A trained language_model run (its pipeline .toml, or its run directory; relative to
+    # the current directory) whose embedding and recurrent stack initialise the encoder
+    # (ULMFiT; `seqkeras.classification.pretrained`). cell, layers, units and
+    # embedding_dim must be the LM's; a bidirectional encoder takes it forward only.
+    pretrained_language_model: str = ""
+    # ULMFiT's gradual unfreezing, coarse: the first N epochs train only what starts fresh
+    # (pooling, softmax, a backward direction), the pretrained embedding and cells after.
+    freeze_pretrained_epochs: int = 0
     train_embeddings: bool = True      # false: keep the (pretrained) embedding frozen
     bidirectional: bool = True
     pooling: str = "final"             # "final" state | masked "mean" | masked "max" | "attention"
@@ -115,8 +123,15 @@ class Spec(PipelineSpec):
         self.check_fraction("model.dropout", "model.layer_dropout", "model.recurrent_dropout",
                             "model.output_dropout")
         self.check_at_least(1, "model.layers", "model.units", "model.embedding_dim", "data.min_count")
-        self.check_at_least(0, "model.attention_units", "data.max_length", "data.max_vocabulary",
-                            "data.shuffle_buffer", "data.pool_batches", "data.length_weight")
+        self.check_at_least(0, "model.attention_units", "model.freeze_pretrained_epochs", "data.max_length",
+                            "data.max_vocabulary", "data.shuffle_buffer", "data.pool_batches", "data.length_weight")
+        if self.model.pretrained_language_model and self.model.pretrained_embeddings:
+            raise SpecError(self.source, "model.pretrained_embeddings", "and model.pretrained_language_model both "
+                            "initialise the embedding: set one")
+        if self.model.freeze_pretrained_epochs and not (self.model.pretrained_language_model
+                                                        or self.model.pretrained_embeddings):
+            raise SpecError(self.source, "model.freeze_pretrained_epochs", "needs something pretrained: "
+                            "model.pretrained_language_model or model.pretrained_embeddings")
         if not d.validation and not 0.0 < d.validation_fraction < 1.0:
             raise SpecError(self.source, "data.validation_fraction",
                             f"must be in (0, 1) when no validation file is given, received {d.validation_fraction}")

@@ -18,12 +18,15 @@ from seqkeras.data import (CharacterTokenizer, DataError, WordTokenizer, languag
 from seqkeras.data.builders.language_model import collect_ids
 from seqkeras.data.id_file import IdFile, fingerprint, open_id_file, write_id_file
 from seqkeras.data.sources.file_set import file_lines, split_files
+from seqkeras.data.sources.labelled import csv_column
 from seqkeras.data.vocabulary import EOS, PAD, UNK
 from seqkeras.language_model.spec import DISK_IDS_ABOVE_BYTES
 from seqkeras.pipeline.data import Data
 from seqkeras.pipeline.run_paths import VOCABULARY_FILE
 
 PACKAGE_PREFIX = "package:"
+# ``file#column``: the lines are that column of a CSV file with a header (`csv_column`).
+COLUMN_SEPARATOR = "#"
 # The training ids when they live on disk (`seqkeras.data.id_file`), in the run directory.
 TRAIN_IDS_FILE = "train_ids.bin"
 
@@ -75,9 +78,19 @@ def reserved_tokens(spec) -> tuple:
     return (PAD, UNK, EOS) if spec.data.newline == "eos" else (PAD, UNK)
 
 
-def _lines(spec, path: str | None = None, lines: tf.data.Dataset | None = None) -> tf.data.Dataset:
-    """The lines of `path` (or the given `lines`), with ``"\\n"`` appended for ``newline = "char"``."""
-    lines = text_lines(path) if lines is None else lines
+def split_column(name: str) -> tuple[str, str | None]:
+    """A spec's corpus name → (file name, CSV column or None): ``"imdb/train.csv.gz#text"``
+    → ``("imdb/train.csv.gz", "text")``; a name without ``#`` has no column."""
+    name, _, column = name.partition(COLUMN_SEPARATOR)
+    return name, column or None
+
+
+def _lines(spec, path: str | None = None, lines: tf.data.Dataset | None = None,
+           column: str | None = None) -> tf.data.Dataset:
+    """The lines of `path` (the CSV `column` of it, when given) or the given `lines`, with
+    ``"\\n"`` appended for ``newline = "char"``."""
+    if lines is None:
+        lines = text_lines(path) if column is None else csv_column(path, column)
     if spec.data.newline == "char":
         lines = lines.map(lambda line: line + "\n", num_parallel_calls=tf.data.AUTOTUNE)
     return lines
@@ -148,10 +161,12 @@ def build_data(spec, data_dir: str | os.PathLike | None = None,
         train_lines = _lines(spec, lines=file_lines(split.train, files.encoding_errors))
         validation_lines = _lines(spec, lines=file_lines(split.validation, files.encoding_errors))
     else:
-        train_path = resolve_corpus(spec.data.train, data_dir)
-        train_lines = _lines(spec, train_path)
+        train_name, train_column = split_column(spec.data.train)
+        train_path = resolve_corpus(train_name, data_dir)
+        train_lines = _lines(spec, train_path, column=train_column)
         if spec.data.validation:
-            validation_lines = _lines(spec, resolve_corpus(spec.data.validation, data_dir))
+            validation_name, validation_column = split_column(spec.data.validation)
+            validation_lines = _lines(spec, resolve_corpus(validation_name, data_dir), column=validation_column)
         else:
             count = int(train_lines.reduce(np.int64(0), lambda n, _: n + 1))
             keep = count - max(1, int(round(count * spec.data.validation_fraction)))

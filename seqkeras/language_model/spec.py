@@ -48,8 +48,10 @@ DATA_KEYS = ("training.batch_size", "training.bptt_length")
 class DataSpec:
     """The corpus and how it becomes one token stream."""
 
-    train: str = "package:tinyshakespeare.txt.gz"   # path (data-dir relative), glob, or package:NAME
-    validation: str = ""               # "" = the last `validation_fraction` of the train lines
+    # A path (data-dir relative), glob, or package:NAME, one line per sentence or document;
+    # "file.csv#column" reads that column of a CSV with a header ("imdb/train.csv.gz#text").
+    train: str = "package:tinyshakespeare.txt.gz"
+    validation: str = ""               # the same forms; "" = the last `validation_fraction` of the train lines
     validation_fraction: float = 0.1   # of the lines, or of the files with [data.files]
     # A directory of text files split by file (`seqkeras.data.sources.file_set`), instead
     # of train/validation: set files.root (then leave train and validation unset).

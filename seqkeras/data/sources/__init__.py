@@ -11,7 +11,7 @@ from seqkeras.data.sources.conll import CONLL_FORMATS, conll_sentences
 from seqkeras.data.sources.dispatch import SOURCE_KINDS, source_from_spec
 from seqkeras.data.sources.file_set import FileSet, FileSplit, file_lines, split_files
 from seqkeras.data.sources.interactions import interaction_log
-from seqkeras.data.sources.labelled import MISSING_VALUES, labelled_text
+from seqkeras.data.sources.labelled import MISSING_VALUES, csv_column, labelled_text
 from seqkeras.data.sources.parallel import parallel_lines
 from seqkeras.data.sources.text import text_characters, text_lines
 from seqkeras.data.sources.tfds import tfds_source
