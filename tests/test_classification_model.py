@@ -51,6 +51,10 @@ def test_spec_rejects_bad_values():
         parse_spec(Spec, {**base, "model": {"cell": "lstm-cifg"}})
     with pytest.raises(SpecError, match="model.output_dropout"):
         parse_spec(Spec, {**base, "model": {"output_dropout": 1.0}})
+    with pytest.raises(SpecError, match="data.tokenizer"):
+        parse_spec(Spec, {**base, "data": {"train": "x", "tokenizer": "bpe"}})
+    with pytest.raises(SpecError, match="data.strip_punctuation.*treebank"):
+        parse_spec(Spec, {**base, "data": {"train": "x", "tokenizer": "treebank", "strip_punctuation": True}})
 
 
 def test_serving_token_limit_defaults_to_the_training_cut():

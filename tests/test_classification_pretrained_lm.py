@@ -56,7 +56,7 @@ name = "{name}"
 train = "reviews.csv#text"
 validation_fraction = 0.2
 level = "word"
-tokenizer = "whitespace"
+tokenizer = "{tokenizer}"
 lowercase = true
 [model]
 cell = "{cell}"
@@ -100,7 +100,7 @@ batch_size = 16
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
-    """Two tiny language models trained with `runner.run`: 1-level LSTM, 2-level GRU."""
+    """Two tiny language models trained with `runner.run`: 1-level LSTM, 2-level GRU (Treebank tokens)."""
     root = tmp_path_factory.mktemp("ulmfit")
     data, work = root / "data", root / "runs"
     data.mkdir()
@@ -108,9 +108,9 @@ def trained(tmp_path_factory):
     _sentences(data / "train.tsv", 96, seed=1)
     _sentences(data / "valid.tsv", 32, seed=2)
     specs = {}
-    for name, cell, layers in (("lm_lstm", "lstm", 1), ("lm_gru2", "gru", 2)):
+    for name, cell, layers, tokenizer in (("lm_lstm", "lstm", 1, "whitespace"), ("lm_gru2", "gru", 2, "treebank")):
         path = root / f"{name}.toml"
-        path.write_text(LM_SPEC.format(name=name, cell=cell, layers=layers), encoding="utf-8")
+        path.write_text(LM_SPEC.format(name=name, cell=cell, layers=layers, tokenizer=tokenizer), encoding="utf-8")
         runner.run(load_spec(path), data, work_dir=work, export_model=False, verbose=0)
         specs[name] = path
     return {"root": root, "data": data, "work": work, "specs": specs}
@@ -207,8 +207,8 @@ def test_an_encoder_unlike_the_language_model_is_refused_naming_both(trained):
     with pytest.raises(SpecError, match="deep bidirectional"):
         _classifier(trained, spec)
     characters = trained["root"] / "char_lm.toml"
-    characters.write_text(LM_SPEC.format(name="char_lm", cell="lstm", layers=1).replace(
-        '"whitespace"', '"character"').replace('"word"', '"char"'), encoding="utf-8")
+    characters.write_text(LM_SPEC.format(name="char_lm", cell="lstm", layers=1, tokenizer="character").replace(
+        '"word"', '"char"'), encoding="utf-8")
     with pytest.raises(SpecError, match="word-level"):
         _classifier(trained, _classifier_spec(trained, characters))
 
@@ -218,7 +218,7 @@ def test_a_missing_run_is_an_error_naming_the_path(trained):
     with pytest.raises(SpecError, match=f"pretrained_language_model.*{re.escape(str(nowhere))}"):
         _classifier(trained, _classifier_spec(trained, nowhere))
     untrained = trained["root"] / "untrained_lm.toml"
-    untrained.write_text(LM_SPEC.format(name="untrained_lm", cell="lstm", layers=1), encoding="utf-8")
+    untrained.write_text(LM_SPEC.format(name="untrained_lm", cell="lstm", layers=1, tokenizer="whitespace"), encoding="utf-8")
     with pytest.raises(SpecError, match=f"no run directory {re.escape(str(trained['work'] / 'untrained_lm'))}"):
         _classifier(trained, _classifier_spec(trained, untrained))
 

@@ -70,8 +70,9 @@ def hash_split(texts: np.ndarray, fraction: float) -> np.ndarray:
 
 
 def make_tokenizer(data_spec) -> WordTokenizer:
-    """The word tokenizer of ``[data]`` (lower-casing, punctuation stripping), not yet adapted."""
-    return WordTokenizer(lowercase=data_spec.lowercase, strip_punctuation=data_spec.strip_punctuation)
+    """The word tokenizer of ``[data]`` (lower-casing, punctuation stripping or Treebank splitting), not yet adapted."""
+    return WordTokenizer(lowercase=data_spec.lowercase, strip_punctuation=data_spec.strip_punctuation,
+                         treebank=data_spec.tokenizer == "treebank")
 
 
 def class_labels(data_spec, train_labels: np.ndarray) -> list[str]:
@@ -198,6 +199,9 @@ def build_data(spec, data_dir: str | os.PathLike | None = None,
         if pretrained_encoder.lowercase != d.lowercase:
             print(f"note: the language model's corpus was {'' if pretrained_encoder.lowercase else 'not '}"
                   f"lower-cased, this classifier's is {'' if d.lowercase else 'not '}(data.lowercase)")
+        if pretrained_encoder.tokenizer != d.tokenizer:
+            print(f"note: the language model's data.tokenizer is {pretrained_encoder.tokenizer!r}, this "
+                  f"classifier's {d.tokenizer!r}: fewer of their words are shared")
     train = batches(texts, labels, training=True)
     if t.steps_per_epoch:
         train = train.repeat()

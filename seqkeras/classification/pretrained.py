@@ -91,6 +91,7 @@ class PretrainedEncoder:
         embeddings: float32[V_lm, E], its embedding matrix.
         cells: per level, bottom first, the cell's weight arrays (`keras.Layer.get_weights`).
         lowercase: whether its corpus was lower-cased (the classifier's should be too).
+        tokenizer: its ``data.tokenizer`` (the classifier's should match, or fewer words are shared).
     """
 
     source: pathlib.Path
@@ -99,6 +100,7 @@ class PretrainedEncoder:
     embeddings: np.ndarray
     cells: list[list[np.ndarray]]
     lowercase: bool = False
+    tokenizer: str = "whitespace"
 
     def shared_rows(self, tokens: list[str]) -> tuple[np.ndarray, np.ndarray]:
         """The ids of the `tokens` (a classifier vocabulary, id order) the LM knows, and
@@ -143,9 +145,9 @@ def resolve_run(target: str | os.PathLike, work_dir: str | os.PathLike = "runs",
         raise SpecError(source, KEY, f"no language-model run directory or pipeline .toml at {path}")
     if spec.application != "language_model":
         raise SpecError(source, KEY, f"{path} is a {spec.application!r} pipeline, not a language_model one")
-    if spec.data.tokenizer != "whitespace":
-        raise SpecError(source, KEY, f"{path}: data.tokenizer = {spec.data.tokenizer!r}; the classifier reads "
-                                     f"words, so its language model must be a word-level ('whitespace') one")
+    if spec.data.tokenizer == "character":
+        raise SpecError(source, KEY, f"{path}: data.tokenizer = 'character'; the classifier reads words, so its "
+                                     f"language model must be a word-level ('whitespace' or 'treebank') one")
     if spec.model.kind != "rnn":
         raise SpecError(source, KEY, f"{path}: model.kind = {spec.model.kind!r}; only a recurrent language model "
                                      f"(kind = 'rnn') can initialise the classifier's recurrent encoder")
@@ -189,7 +191,7 @@ def load_language_model_encoder(target: str | os.PathLike, work_dir: str | os.Pa
     m = spec.model
     architecture = Architecture.of(m.cell, m.cell_options, m.layers, m.units, m.embedding_dim or m.units)
     return PretrainedEncoder(paths.root, architecture, list(vocabulary.tokens), embeddings, cells,
-                             lowercase=spec.data.lowercase)
+                             lowercase=spec.data.lowercase, tokenizer=spec.data.tokenizer)
 
 
 def initialise_encoder(model: keras.Model, pretrained: PretrainedEncoder, tokens: list[str], spec) -> None:

@@ -45,6 +45,8 @@ class DataSpec:
     labels: list[str] = dataclasses.field(default_factory=list)       # label values in class order;
                                                                       # [] = sorted distinct train labels
     class_names: list[str] = dataclasses.field(default_factory=list)  # what the export returns; [] = labels
+    tokenizer: str = "whitespace"      # "whitespace" | "treebank": also split punctuation and clitics
+                                       # off words as PTB/SST are ("don't" → "do n't"), for raw text
     lowercase: bool = True
     strip_punctuation: bool = False    # delete ASCII punctuation (raw text such as IMDB)
     min_count: int = 1
@@ -116,9 +118,13 @@ class Spec(PipelineSpec):
             raise SpecError(self.source, "data.train", "missing: name the training file")
         self.check_choices([
             ("data.format", d.format, FORMATS),
+            ("data.tokenizer", d.tokenizer, ("whitespace", "treebank")),
             ("model.pooling", self.model.pooling, POOLINGS),
             ("model.jit_compile", self.model.jit_compile, tuple(JIT_COMPILE)),
         ])
+        if d.tokenizer == "treebank" and d.strip_punctuation:
+            raise SpecError(self.source, "data.strip_punctuation", "the 'treebank' tokenizer keeps punctuation "
+                            "as tokens: set strip_punctuation = false")
         self.check_cells("model.cell")
         self.check_fraction("model.dropout", "model.layer_dropout", "model.recurrent_dropout",
                             "model.output_dropout")

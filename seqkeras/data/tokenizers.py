@@ -24,6 +24,36 @@ PUNCTUATION_PATTERN = r'[!"#$%&()\*\+,\-\./:;<=>?@\[\\\]^_`{|}~\']'
 # Deleting whole runs in one replacement gives the same text with fewer RE2 edits.
 _PUNCTUATION_RUNS = PUNCTUATION_PATTERN + "+"
 
+# Penn Treebank word splitting (how PTB, SST and CoNLL were tokenized), as RE2 rewrites
+# applied in order to raw text, so that raw text (IMDB reviews, a client's sentence)
+# shares the vocabulary of a pre-tokenized corpus: "Don't" → "Don n't", "film's" →
+# "film 's", "end." → "end .", '"a"' → "`` a ''". Pre-tokenized text passes unchanged
+# but for abbreviations ("mr." → "mr ."). Not the full Treebank tokenizer (no
+# abbreviation list, no "gonna"): what moves the shared vocabulary most.
+TREEBANK_REWRITES = (
+    (r"<br\s*/?>", " "),                               # IMDB's HTML line breaks
+    (r'(^|\s)"', r"\1 `` "),                           # an opening double quote ...
+    (r'"', " '' "),                                     # ... and every other one closes
+    (r"\.\.\.+|…", " ... "),
+    (r"--+", " -- "),
+    (r"([,;:!?()\[\]{}])", r" \1 "),
+    (r"([^\s.])\.(\s|$)", r"\1 .\2"),                  # a word's final period
+    (r"(?i)(\w)(n't)\b", r"\1 \2"),                     # clitics: do|n't, film|'s, they|'re
+    (r"(?i)(\w)('(?:s|re|ve|ll|d|m))\b", r"\1 \2"),
+)
+
+
+def treebank_split(texts: tf.Tensor) -> tf.Tensor:
+    """Space Treebank tokens apart (`TREEBANK_REWRITES`) in ``string[...]``: split on whitespace next.
+
+    Example:
+        >>> treebank_split(tf.constant(['I didn\'t like "Up".<br />Sorry'])).numpy()[0].split()
+        [b'I', b'did', b"n't", b'like', b'``', b'Up', b"''", b'.', b'Sorry']
+    """
+    for pattern, rewrite in TREEBANK_REWRITES:
+        texts = tf.strings.regex_replace(texts, pattern, rewrite)
+    return texts
+
 
 def _bytes_of(flat: tf.Tensor) -> tf.Tensor:
     """All bytes of a ``string[n]`` batch as one ``uint8`` vector (two copies, no per-string work)."""
@@ -178,13 +208,16 @@ class WordTokenizer(Tokenizer):
     The default path is a single vectorized `tf.strings.split` (plus
     `tf.strings.lower` when `lowercase`), fast enough that reading the file is the
     bottleneck. Keep ``lowercase=False`` and ``strip_punctuation=False`` for
-    pre-tokenized corpora such as PTB, SST-2, CoNLL.
+    pre-tokenized corpora such as PTB, SST-2, CoNLL; ``treebank=True`` splits raw
+    text into the same kind of tokens.
 
     Args:
         vocabulary: see `Tokenizer`.
         lowercase: Unicode lower-casing.
         strip_punctuation: delete ASCII punctuation as `TextVectorization`'s default
             standardization does (a regex: slower).
+        treebank: split punctuation and clitics off words as the Penn Treebank does
+            (`treebank_split`); excludes `strip_punctuation`.
         split: ``"whitespace"`` (runs of whitespace) or a literal separator string.
 
     Example:
@@ -195,11 +228,15 @@ class WordTokenizer(Tokenizer):
 
     def __init__(self, vocabulary: Vocabulary | None = None, lowercase: bool = False,
                  strip_punctuation: bool = False, split: str = "whitespace",
-                 add_bos: bool = False, add_eos: bool = False, name: str | None = None):
+                 add_bos: bool = False, add_eos: bool = False, name: str | None = None,
+                 treebank: bool = False):
         if not split:
             raise ValueError("split must be 'whitespace' or a non-empty separator string")
+        if treebank and strip_punctuation:
+            raise ValueError("treebank splits punctuation off words, strip_punctuation deletes it: choose one")
         self.lowercase = lowercase
         self.strip_punctuation = strip_punctuation
+        self.treebank = treebank
         self.split = split
         self.separator = " " if split == "whitespace" else split
         super().__init__(vocabulary, add_bos, add_eos, name=name)
@@ -209,19 +246,23 @@ class WordTokenizer(Tokenizer):
             texts = lower_utf8(texts)
         if self.strip_punctuation:
             texts = tf.strings.regex_replace(texts, _PUNCTUATION_RUNS, "")
+        if self.treebank:
+            texts = treebank_split(texts)
         return texts
 
     def tokenize(self, texts) -> tf.RaggedTensor:
         texts = tf.convert_to_tensor(texts, tf.string)
         if self.split != "whitespace" or texts.shape.rank != 1:
             return tf.strings.split(self.standardize(texts), sep=None if self.split == "whitespace" else self.split)
-        # One pass over the batch's bytes serves both fast paths (lower-casing and
-        # punctuation never add or remove ASCII whitespace or non-ASCII bytes).
+        # One pass over the batch's bytes serves both fast paths: lower-casing and
+        # punctuation never add or remove non-ASCII bytes or whitespace other than spaces.
         raw = _bytes_of(texts)
         if self.lowercase:
             texts = lower_utf8(texts, raw)
         if self.strip_punctuation:
             texts = tf.strings.regex_replace(texts, _PUNCTUATION_RUNS, "")
+        if self.treebank:
+            texts = treebank_split(texts)
         return split_whitespace(texts, raw)
 
 

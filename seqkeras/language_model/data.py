@@ -71,7 +71,7 @@ def make_tokenizer(spec) -> "WordTokenizer | CharacterTokenizer":
     add_eos = spec.data.newline == "eos"
     if spec.data.tokenizer == "character":
         return CharacterTokenizer(lowercase=spec.data.lowercase, add_eos=add_eos)
-    return WordTokenizer(lowercase=spec.data.lowercase, add_eos=add_eos)
+    return WordTokenizer(lowercase=spec.data.lowercase, treebank=spec.data.tokenizer == "treebank", add_eos=add_eos)
 
 
 def reserved_tokens(spec) -> tuple:

@@ -57,7 +57,8 @@ class DataSpec:
     # of train/validation: set files.root (then leave train and validation unset).
     files: FileSet = dataclasses.field(default_factory=FileSet)
     level: str = "char"                # "word" (perplexity) | "char" (bits per character)
-    tokenizer: str = "character"       # "character" | "whitespace"
+    tokenizer: str = "character"       # "character" | "whitespace" | "treebank" (words, with punctuation
+                                       # and clitics split off as PTB/SST are: "don't" → "do n't")
     newline: str = "eos"               # line end as: "eos" (<eos> token) | "char" ("\n" token) | "drop"
     lowercase: bool = False
     min_count: int = 1
@@ -136,7 +137,7 @@ class Spec(PipelineSpec):
         d = self.data
         self.check_choices([
             ("data.level", d.level, ("word", "char")),
-            ("data.tokenizer", d.tokenizer, ("character", "whitespace")),
+            ("data.tokenizer", d.tokenizer, ("character", "whitespace", "treebank")),
             ("data.newline", d.newline, ("eos", "char", "drop")),
             ("data.train_ids", d.train_ids, ("auto", "memory", "disk")),
             ("model.softmax_precision", self.model.softmax_precision, ("float32", "bfloat16")),

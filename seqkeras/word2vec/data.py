@@ -45,10 +45,13 @@ import numpy as np
 import tensorflow as tf
 
 from seqkeras.data import DataError, Vocabulary, expand_paths, labelled_text, resolve_path, text_lines
+from seqkeras.data.tokenizers import treebank_split
 
-STANDARDIZE = ("none", "lower", "words")
+STANDARDIZE = ("none", "lower", "words", "treebank")
 # `words`: lower-case, HTML line breaks removed, everything but letters, digits and
 # apostrophes replaced by spaces. Used to prepare IMDB-style raw text.
+# `treebank`: lower-case, then `treebank_split` (punctuation and clitics become tokens,
+# as in PTB and SST): vectors for a classifier whose tokenizer is "treebank".
 _BREAK_PATTERN = r"<br\s*/?>"
 _NON_WORD_PATTERN = r"[^\p{L}\p{N}']+"
 _COUNT_BATCH = 1024
@@ -100,6 +103,8 @@ def standardize(lines: tf.Tensor, mode: str = "words") -> tf.Tensor:
     if mode == "none":
         return lines
     lines = tf.strings.lower(lines, encoding="utf-8")
+    if mode == "treebank":
+        lines = treebank_split(lines)
     if mode == "words":
         lines = tf.strings.regex_replace(lines, _BREAK_PATTERN, " ")
         lines = tf.strings.regex_replace(lines, _NON_WORD_PATTERN, " ")

@@ -34,7 +34,7 @@ class DataSpec:
     """The corpus: text sources, standardization, vocabulary."""
 
     sources: list = dataclasses.field(default_factory=lambda: ["ptb/ptb.train.txt.gz"])
-    standardize: str = "words"         # "none" | "lower" | "words" (lower, no <br />, letters/digits/')
+    standardize: str = "words"         # "none" | "lower" | "words" (lower, no <br />, letters/digits/') | "treebank"
     min_count: int = 5                 # words seen fewer times are dropped before windowing
     max_vocabulary: int = 0            # 0 = no limit (the 2 reserved ids included)
     batch_words: int = 2048            # targets (words kept by subsampling) per training batch

@@ -74,3 +74,32 @@ def test_fast_paths_match_plain_tensorflow_ops():
 
 def keras_punctuation():
     return r'[!"#$%&()\*\+,\-\./:;<=>?@\[\\\]^_`{|}~\']'
+
+
+# Raw text and its Penn Treebank tokens, as PTB/SST are tokenized (written by hand).
+TREEBANK_CASES = [
+    ("I didn't like it.", "I did n't like it ."),
+    ("It's the film's best scene, isn't it?", "It 's the film 's best scene , is n't it ?"),
+    ('She said "wow"... then left.<br /><br />Great!', "She said `` wow '' ... then left . Great !"),
+    ("They're gone -- we'll see (maybe); I'd say I'm done: you've won",
+     "They 're gone -- we 'll see ( maybe ) ; I 'd say I 'm done : you 've won"),
+    ("a well-made, self-conscious B-movie", "a well-made , self-conscious B-movie"),
+    ("CAN'T WON'T", "CA N'T WO N'T"),
+]
+# Already tokenized as SST is: unchanged.
+PRETOKENIZED = ["it 's a charming and often affecting journey . ", "( a ) poorly executed comedy .",
+                "the movie is n't `` funny '' -- it 's sad ...", "unflinchingly bleak and desperate"]
+
+
+@pytest.mark.parametrize("raw, tokens", TREEBANK_CASES)
+def test_treebank_splits_raw_text_like_the_penn_treebank(raw, tokens):
+    assert WordTokenizer(treebank=True).tokenize([raw]).to_list() == [[t.encode() for t in tokens.split()]]
+
+
+def test_treebank_leaves_pretokenized_text_alone_and_matches_the_slow_path():
+    tokenizer = WordTokenizer(lowercase=True, treebank=True)
+    assert tokenizer.tokenize(PRETOKENIZED).to_list() == [[t.encode() for t in s.split()] for s in PRETOKENIZED]
+    batch = tf.constant([raw for raw, _ in TREEBANK_CASES] + ["Tab\there, \"x\"\n", "", "Ünï's"])
+    assert tokenizer.tokenize(batch).to_list() == tf.strings.split(tokenizer.standardize(batch)).to_list()
+    with pytest.raises(ValueError, match="choose one"):
+        WordTokenizer(treebank=True, strip_punctuation=True)
