@@ -15,7 +15,9 @@ temperatures and are scored the same way:
 Score: `seqkeras.language_model.source_syntax.check_source` — the sample (prompt
 included) is cut after its last complete statement (tokenizer-based: outside brackets
 and strings, not a block header) and that prefix must ``ast.parse`` with ≥ 1
-statement. Also reported: the mean share of a sample's characters inside the parsed
+statement. Finer, because one bad token fails a whole sample: the share of complete
+logical lines that parse on their own (`seqkeras.language_model.source_syntax.line_score`;
+every line of real source does). Also reported: the mean share of a sample's characters inside the parsed
 prefix (0 for a sample that does not parse) and bits per character on the validation
 files (whole stream; the n-grams predict each character from the one before).
 
@@ -60,10 +62,12 @@ def ngram_samples(ngram, vocabulary, prompts, length, temperature, seed) -> list
 
 
 def score(samples: list[str]) -> dict:
-    from seqkeras.language_model.source_syntax import check_source
+    from seqkeras.language_model.source_syntax import check_source, line_score
 
     checks = [check_source(s) for s in samples]
+    lines = [line_score(s) for s in samples]
     return {"parsed": sum(c.parses for c in checks), "samples": len(checks),
+            "lines_parsed": sum(p for p, _ in lines), "lines": sum(n for _, n in lines),
             "parsed_chars": sum(len(c.prefix) / len(s) for c, s in zip(checks, samples) if c.parses) / len(checks),
             "statements": sum(c.statements for c in checks) / len(checks)}
 
@@ -146,7 +150,9 @@ def main(argv=None):
                       "examples": samples[:: args.samples][: max(args.show, 0)]}
             results.append(result)
             rows.append([name, temperature, f"{result['parsed']}/{result['samples']}",
-                         f"{result['parsed'] / result['samples']:.0%}", f"{result['parsed_chars']:.2f}",
+                         f"{result['parsed'] / result['samples']:.0%}",
+                         f"{result['lines_parsed']}/{result['lines']} ({result['lines_parsed'] / max(result['lines'], 1):.0%})",
+                         f"{result['parsed_chars']:.2f}",
                          f"{bits:.3f}", " ".join(str(v) for v in result["per_prompt"].values())])
             print(f"{name} T={temperature}: {result['parsed']}/{result['samples']} parse "
                   f"({sample_s:.0f}s sampling)", flush=True)
@@ -155,7 +161,7 @@ def main(argv=None):
 
     print(f"\n{len(PROMPTS)} prompts × {args.samples} samples of {args.length} characters; "
           f"per-prompt counts in the order {', '.join(repr(p) for p in PROMPTS)}\n")
-    print(markdown_table(["model", "T", "parse", "share", "parsed chars", "validation bits/char",
+    print(markdown_table(["model", "T", "parse", "share", "lines that parse", "parsed chars", "validation bits/char",
                           "parsed per prompt"], rows))
     if args.json:
         with open(args.json, "w") as out:

@@ -1,13 +1,17 @@
 """The source-code char LM's pieces: the `ast` scorer, the n-gram baselines, the file-set spec."""
 
+import ast
 import collections
+import io
 import math
+import random
+import tokenize
 
 import numpy as np
 import pytest
 
 from seqkeras.language_model.ngram import NGramModel
-from seqkeras.language_model.source_syntax import check_source, parse_share, statement_prefix
+from seqkeras.language_model.source_syntax import check_source, line_score, parse_share, statement_prefix
 from seqkeras.pipeline.spec import SpecError, with_overrides
 
 # sample → (parses, the scored prefix)
@@ -42,6 +46,33 @@ def test_check_source(sample):
 def test_parse_share_and_prefix():
     assert parse_share(["x = 1\n", "x = (\n"]) == 0.5 and parse_share([]) == 0.0
     assert statement_prefix("a = 1\nb = 2") == ("a = 1\n", "")
+
+
+def _logical_lines(source: str) -> int:
+    return sum(t.type == tokenize.NEWLINE and t.string != "" for t in tokenize.generate_tokens(io.StringIO(source).readline))
+
+
+@pytest.mark.parametrize("module", [ast, collections, tokenize, random, pytest])
+def test_every_line_of_real_source_parses_alone(module):
+    """Real modules (decorators, try/except/finally, elif/else, with, class bodies, …): all lines pass."""
+    import inspect
+
+    source = inspect.getsource(module)
+    assert line_score(source) == (_logical_lines(source), _logical_lines(source))
+
+
+def test_line_score_counts_each_broken_line_once():
+    import inspect
+
+    lines = inspect.getsource(random).splitlines(keepends=True)
+    broken = [i for i, line in enumerate(lines) if line.strip().startswith("return ")][:5]
+    for i in broken:
+        lines[i] = lines[i].replace("return ", "return return ", 1)
+    parsed, total = line_score("".join(lines))
+    assert total - parsed == len(broken)
+    assert line_score("def f(x):\n    retur x\n    return x\nelse:\n    y = (") == (3, 4)
+    assert line_score("x = (\n") == (0, 0) and line_score("") == (0, 0)
+    assert line_score("if x:\n    a\n  b = 1\nc = 2\n") == (2, 2)     # a bad dedent ends the count
 
 
 STREAM = np.array([1, 2, 1, 3, 3, 1, 2, 2, 0, 1])

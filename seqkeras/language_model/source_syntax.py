@@ -96,6 +96,68 @@ def check_source(text: str) -> SourceCheck:
     return SourceCheck(True, prefix, len(tree.body))
 
 
+# A complete logical line is parsed alone inside what it needs: the statement a clause
+# continues (before it) and, for a block header, a body (after it).
+_BEFORE = {"elif": "if x:\n    pass\n", "else": "if x:\n    pass\n", "except": "try:\n    pass\n",
+           "finally": "try:\n    pass\n", "case": "match x:\n    "}
+_BODY = {"try": "\n    pass\nfinally:\n    pass", "match": "\n    case _:\n        pass", "case": "\n        pass"}
+
+
+def _line_parses(line: str) -> bool:
+    """Whether one logical line (indentation stripped) is valid Python by itself."""
+    words = line.split()
+    head = words[0].split(":")[0].rstrip("*") if words else ""      # except* too
+    header = line.rstrip().endswith(":")
+    if head == "case" and not header:
+        head = ""                                   # `case` is a keyword only in a match statement
+    text = _BEFORE.get(head, "") + line
+    if header:
+        text += _BODY.get(head, "\n    pass")
+    elif line.startswith("@"):
+        text += "\ndef f(): pass"
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")         # SyntaxWarning: invalid escapes in samples
+            ast.parse(text)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return False
+    return True
+
+
+def line_score(text: str) -> tuple[int, int]:
+    """``(complete logical lines that parse on their own, complete logical lines)`` of a sample.
+
+    A finer score than `check_source`, which fails a whole sample for one bad token: each
+    logical line that ends before the sample's unfinished tail (a ``NEWLINE`` token, so
+    outside brackets and strings; comment-only and blank lines are not lines here) is
+    parsed alone, a block header with a ``pass`` body, an ``elif``/``else``/``except``/
+    ``finally``/``case`` clause inside the statement it continues, a decorator above a
+    ``def``. A tokenizer error (bad dedent, …) ends the lines counted.
+
+    Example:
+        >>> line_score("def f(x):\n    retur x\n    return x\nelse:\n    y = (")
+        (3, 4)
+    """
+    starts = [0]                                    # offset of each physical line
+    for physical in text.splitlines(keepends=True):
+        starts.append(starts[-1] + len(physical))
+    parsed = total = 0
+    tokens = []
+    try:
+        for token in tokenize.generate_tokens(io.StringIO(text).readline):
+            if token.type == tokenize.NEWLINE:
+                if token.string and tokens:         # "" is the implicit end of an unfinished last line
+                    (first_row, first_col), (last_row, last_col) = tokens[0].start, tokens[-1].end
+                    total += 1
+                    parsed += _line_parses(text[starts[first_row - 1] + first_col:starts[last_row - 1] + last_col])
+                tokens = []
+            elif token.type not in _SKIPPED:
+                tokens.append(token)
+    except (tokenize.TokenError, IndentationError, SyntaxError):
+        pass
+    return parsed, total
+
+
 def parse_share(texts: Iterable[str]) -> float:
     """The share of `texts` that parse (`check_source`); 0.0 for none."""
     verdicts = [check_source(t).parses for t in texts]
