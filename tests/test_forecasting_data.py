@@ -148,6 +148,18 @@ def test_spec_rejects_crossing_or_unsorted_quantiles_and_bad_spans(tmp_path):
             with_overrides(spec, {key: value}).validate()
 
 
+def test_a_dilated_encoder_refuses_the_recurrent_keys_of_a_search(tmp_path):
+    from seqkeras.pipeline.spec import SpecError
+
+    spec = with_overrides(hourly_spec(tmp_path / "s.csv"), {"model.kind": "dilated_cnn"})
+    spec.validate()
+    with pytest.raises(SpecError, match=r"tuning.space.model.cell.*'rnn' only"):
+        spec.check_tuning_space()                     # the default space tunes cell and head
+    with_overrides(spec, {"tuning.space": {"model.kernel_size": [2, 3], "model.units": [8]}}).check_tuning_space()
+    with pytest.raises(SpecError, match="direct"):
+        with_overrides(spec, {"model.head": "decoder"}).validate()
+
+
 def test_a_training_span_shorter_than_one_window_is_a_data_error(tmp_path):
     spec = with_overrides(hourly_spec(write_hourly(tmp_path / "s.csv")), {"data.history": 60})
     with pytest.raises(DataError, match="fewer than history"):

@@ -71,3 +71,20 @@ def test_kind_trains_evaluates_and_exports(kind, options, tmp_path):
     expected = python_greedy(server, data.tokenizer, "to be", 6)
     text = generated["text"][0]
     assert (text.decode() if isinstance(text, bytes) else text) == expected
+
+
+def test_a_search_over_another_kinds_keys_is_refused_before_reading_data(tmp_path):
+    """The default space tunes model.cell, which an NNLM ignores: `--tune` names the key."""
+    from seqkeras.pipeline import runner
+    from seqkeras.pipeline.spec import SpecError
+
+    spec = with_overrides(Spec(), {"data.train": str(tmp_path / "missing.txt"), "data.level": "word",
+                                   "data.tokenizer": "whitespace", "model.kind": "nnlm"})
+    spec.validate()                                   # loads: a space that is never searched is fine
+    with pytest.raises(SpecError, match=r"tuning.space.model.cell.*'rnn' only, not 'nnlm'"):
+        runner.run(spec, tmp_path, work_dir=tmp_path, tune=True)
+    for kind, space in [("nnlm", {"model.context": [2, 4]}), ("dilated_cnn", {"model.kernel_size": [2, 3]}),
+                        ("rnn", {"model.cell": ["lstm", "gru"]})]:
+        with_overrides(spec, {"model.kind": kind, "tuning.space": space}).check_tuning_space()
+    with pytest.raises(SpecError, match="tuning.space.model.context.*'nnlm' only, not 'dilated_cnn'"):
+        with_overrides(spec, {"model.kind": "dilated_cnn", "tuning.space": {"model.context": [2]}}).check_tuning_space()

@@ -36,6 +36,12 @@ from seqkeras.forecasting.layout import CALENDAR_FEATURES, FREQUENCIES
 from seqkeras.pipeline.spec import JIT_COMPILE, PipelineSpec, SpecError, TrainingSpec, TuningSpec
 
 KINDS = ("rnn", "dilated_cnn")
+# The model keys each encoder kind reads, beyond those both share (a dilated_cnn has
+# the direct head only, so model.head is the recurrent encoder's to tune).
+KIND_KEYS = {
+    "rnn": ("model.cell", "model.cell_options", "model.bidirectional", "model.head"),
+    "dilated_cnn": ("model.kernel_size", "model.dilation_cycle"),
+}
 HEADS = ("direct", "decoder")
 LOSSES = ("pinball", "mae", "mse")
 CLIMATOLOGY_KEYS = ("hour", "day_of_year", "calendar_day")
@@ -123,6 +129,7 @@ class Spec(PipelineSpec):
     """A forecasting pipeline. Requests are T CSV rows, not tokens: no token limit."""
 
     unsupported_keys = ("export.max_tokens",)
+    kind_keys = KIND_KEYS
 
     application: str = "forecasting"
     data: DataSpec = dataclasses.field(default_factory=DataSpec)
@@ -160,10 +167,8 @@ class Spec(PipelineSpec):
             # A causal convolution reads forwards only and has no state to start a decoder.
             if m.bidirectional:
                 raise SpecError(self.source, "model.bidirectional", "model.kind = 'dilated_cnn' is causal: set false")
-            heads = [m.head] + list(self.tuning.space.get("model.head", []) if self.tuning.enabled else [])
-            if "decoder" in heads:
-                raise SpecError(self.source, "model.head", "model.kind = 'dilated_cnn' needs the 'direct' head "
-                                "(also in tuning.space)")
+            if m.head != "direct":
+                raise SpecError(self.source, "model.head", "model.kind = 'dilated_cnn' needs the 'direct' head")
         start, test = (parse_date(self, f"data.{k}", getattr(d, k)) for k in ("validation_start", "test_start"))
         if test <= start:
             raise SpecError(self.source, "data.test_start", f"must be after validation_start ({d.validation_start})")

@@ -38,6 +38,12 @@ from seqkeras.pipeline.spec import JIT_COMPILE, PipelineSpec, SpecError, Trainin
 
 # The model kinds (`ModelSpec.kind`).
 KINDS = ("rnn", "nnlm", "dilated_cnn")
+# The model keys each kind reads, beyond those all kinds share.
+KIND_KEYS = {
+    "rnn": ("model.cell", "model.cell_options", "model.layer_dropout", "model.recurrent_dropout"),
+    "nnlm": ("model.context",),
+    "dilated_cnn": ("model.kernel_size", "model.dilation_cycle"),
+}
 # With data.train_ids = "auto", training corpora larger than this keep their ids on disk.
 DISK_IDS_ABOVE_BYTES = 512 * 2**20
 # Keys that shape the BPTT windows, which are cut once before a tuning search.
@@ -122,6 +128,7 @@ class Spec(PipelineSpec):
     """A language-model pipeline."""
 
     default_max_tokens = 2048          # prompts keep their last this-many tokens
+    kind_keys = KIND_KEYS
 
     application: str = "language_model"
     data: DataSpec = dataclasses.field(default_factory=DataSpec)

@@ -124,6 +124,7 @@ def discard_backup(paths: RunPaths) -> None:
 def search(spec, data, paths: RunPaths, verbose: int | str = "auto") -> dict:
     """The keras-tuner search of `spec` (`seqkeras.pipeline.tuning.tune`), with the
     application's callbacks in every trial; returns the best values."""
+    spec.check_tuning_space()
     app = application(spec)
     keras.utils.set_random_seed(spec.training.seed)
     return tuning.tune(app, spec, data, paths, callbacks=app.callbacks(spec, data), verbose=verbose)
@@ -197,10 +198,12 @@ def run(spec, data_dir=None, output: str | pathlib.Path = "saved_models", work_d
     app = application(spec)
     paths = RunPaths.for_spec(spec, work_dir)
     report: dict[str, Any] = {"spec": to_dict(spec), "source": spec.source}
+    tune = spec.tuning.enabled if tune is None else tune
+    if tune:
+        spec.check_tuning_space()                   # before the corpus is read
     start = time.perf_counter()
     data = build_data(spec, data_dir, paths)
     report["ingest_seconds"] = round(time.perf_counter() - start, 2)
-    tune = spec.tuning.enabled if tune is None else tune
     if tune:
         t0 = time.perf_counter()
         best = search(spec, data, paths, verbose=verbose)

@@ -149,6 +149,8 @@ class PipelineSpec:
 
     # Shared dotted keys this application ignores; setting one is a load-time error.
     unsupported_keys: ClassVar[tuple[str, ...]] = ()
+    # Per ``model.kind``, the model keys only that kind reads (`check_tuning_space`).
+    kind_keys: ClassVar[dict[str, tuple[str, ...]]] = {}
     # What ``export.max_tokens = 0`` means for this application's exports.
     default_max_tokens: ClassVar[int] = 0
 
@@ -185,6 +187,22 @@ class PipelineSpec:
         """Each dotted key names a cell: ``"lstm"``, ``"gru"``, ... or ``"lstm:<variant>"``."""
         for key in keys:
             _check_cell(self, key, get_key(self, key))
+
+    def check_tuning_space(self) -> None:
+        """Raise `SpecError` if the tuning space names a key of another ``model.kind``
+        (`kind_keys`), which the model would ignore.
+
+        Called when a search starts (``--tune`` may start one whatever
+        ``tuning.enabled`` says), not at load time: a default space that a run never
+        searches must not fail every load.
+        """
+        for kind, keys in self.kind_keys.items():
+            if kind == self.model.kind:
+                continue
+            for key in keys:
+                if key in self.tuning.space:
+                    raise SpecError(self.source, f"tuning.space.{key}", f"applies to model.kind = {kind!r} only, "
+                                    f"not {self.model.kind!r}: remove it from the tuning space")
 
     def validate(self) -> None:
         """Check values beyond their types; raise `SpecError`. Subclasses extend."""
