@@ -31,6 +31,9 @@ _PUNCTUATION_RUNS = PUNCTUATION_PATTERN + "+"
 # but for abbreviations ("mr." → "mr ."). Not the full Treebank tokenizer (no
 # abbreviation list, no "gonna"): what moves the shared vocabulary most.
 TREEBANK_REWRITES = (
+    # Unicode spaces (no-break, NEL, …) split words as Python's str.split says they do;
+    # left inside tokens they would make words no word2vec text file can hold.
+    (r"[\p{Z}\x{1c}-\x{1f}\x{85}]+", " "),
     (r"<br\s*/?>", " "),                               # IMDB's HTML line breaks
     (r'(^|\s)"', r"\1 `` "),                           # an opening double quote ...
     (r'"', " '' "),                                     # ... and every other one closes

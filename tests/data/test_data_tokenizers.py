@@ -85,6 +85,7 @@ TREEBANK_CASES = [
      "They 're gone -- we 'll see ( maybe ) ; I 'd say I 'm done : you 've won"),
     ("a well-made, self-conscious B-movie", "a well-made , self-conscious B-movie"),
     ("CAN'T WON'T", "CA N'T WO N'T"),
+    ("no\u00a0break\x85next\u2009thin\u3000wide", "no break next thin wide"),   # as str.split sees them
 ]
 # Already tokenized as SST is: unchanged.
 PRETOKENIZED = ["it 's a charming and often affecting journey . ", "( a ) poorly executed comedy .",
