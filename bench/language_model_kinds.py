@@ -80,7 +80,7 @@ def measure(label: str, pipeline: str, overrides: dict, minutes: float, data_dir
     return row
 
 
-def plot(rows: list[dict], path: pathlib.Path) -> None:
+def plot(rows: list[dict], path: pathlib.Path, minutes: float) -> None:
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -94,7 +94,7 @@ def plot(rows: list[dict], path: pathlib.Path) -> None:
     axis.set_xlabel("position of the predicted word in its sentence")
     axis.set_ylabel("validation perplexity")
     axis.set_yscale("log")
-    axis.set_title("PTB: perplexity by position, equal training time")
+    axis.set_title(f"PTB: perplexity by position, {minutes:g} min of training each")
     axis.legend()
     figure.tight_layout()
     figure.savefig(path, dpi=120)
@@ -106,10 +106,15 @@ def main():
     parser.add_argument("--minutes", type=float, default=6.0, help="training budget per model")
     parser.add_argument("--data-dir", default="../shared/data")
     parser.add_argument("--work", default="/tmp/seqkeras_lm_kinds")
+    parser.add_argument("--only", nargs="+", default=None, metavar="TEXT",
+                        help="measure only the models whose label contains one of these (e.g. LSTM 'n = 8')")
     args = parser.parse_args()
 
+    models = [m for m in STUDIES[args.study] if not args.only or any(text in m[0] for text in args.only)]
+    if not models:
+        parser.error(f"--only {args.only} matches none of {[label for label, _, _ in STUDIES[args.study]]}")
     rows = [measure(label, pipeline, overrides, args.minutes, args.data_dir, pathlib.Path(args.work))
-            for label, pipeline, overrides in STUDIES[args.study]]
+            for label, pipeline, overrides in models]
     word = args.study == "words"
     metric = "perplexity" if word else "bits_per_character"
     print(f"# Language-model kinds, PTB {args.study}, {args.minutes:g} min of training each\n")
@@ -125,8 +130,8 @@ def main():
         print(markdown_table(["model", *labels],
                              [[r["model"], *[f"{r['by_position'][k]['perplexity']:.0f}" for k in labels]]
                               for r in rows]))
-        plot(rows, ROOT / "docs" / f"lm_kinds_{args.study}.png")
-    out = ROOT / "bench" / "results" / f"lm_kinds_{args.study}.json"
+        plot(rows, ROOT / "docs" / f"lm_kinds_{args.study}_{args.minutes:g}min.png", args.minutes)
+    out = ROOT / "bench" / "results" / f"lm_kinds_{args.study}_{args.minutes:g}min.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(rows, indent=1, default=str))
 
