@@ -7,6 +7,21 @@ from seqkeras.data import CharacterTokenizer, Vocabulary, WordTokenizer
 
 TEXTS = ["The cat sat .", "the dog , the CAT"]
 
+# Raw text and its Penn Treebank tokens, as PTB/SST are tokenized (written by hand).
+TREEBANK_CASES = [
+    ("I didn't like it.", "I did n't like it ."),
+    ("It's the film's best scene, isn't it?", "It 's the film 's best scene , is n't it ?"),
+    ('She said "wow"... then left.<br /><br />Great!', "She said `` wow '' ... then left . Great !"),
+    ("They're gone -- we'll see (maybe); I'd say I'm done: you've won",
+     "They 're gone -- we 'll see ( maybe ) ; I 'd say I 'm done : you 've won"),
+    ("a well-made, self-conscious B-movie", "a well-made , self-conscious B-movie"),
+    ("CAN'T WON'T", "CA N'T WO N'T"),
+    ("no\u00a0break\x85next\u2009thin\u3000wide", "no break next thin wide"),   # as str.split sees them
+]
+# Already tokenized as SST is: unchanged.
+PRETOKENIZED = ["it 's a charming and often affecting journey . ", "( a ) poorly executed comedy .",
+                "the movie is n't `` funny '' -- it 's sad ...", "unflinchingly bleak and desperate"]
+
 
 def test_word_tokenizer_matches_python_split_and_lookup():
     tokenizer = WordTokenizer(lowercase=True)
@@ -42,16 +57,18 @@ def test_character_tokenizer_unicode_round_trip():
     assert tokenizer.detokenize(tokenizer(["héllo"])).numpy().tolist() == ["héllo".encode()]
 
 
-def test_tokenizer_serves_from_a_saved_model(tmp_path):
-    tokenizer = WordTokenizer(lowercase=True)
-    tokenizer.adapt(tf.data.Dataset.from_tensor_slices(TEXTS))
+@pytest.mark.parametrize("treebank", [False, True])
+def test_tokenizer_serves_from_a_saved_model(tmp_path, treebank):
+    tokenizer = WordTokenizer(lowercase=True, treebank=treebank)
+    tokenizer.adapt(tf.data.Dataset.from_tensor_slices(TEXTS + [raw for raw, _ in TREEBANK_CASES]))
     module = tf.Module()
     module.tokenizer = tokenizer
     module.serve = tf.function(lambda x: tokenizer(x).to_tensor(), input_signature=[tf.TensorSpec([None], tf.string)])
-    expected = module.serve(tf.constant(TEXTS)).numpy().tolist()
+    texts = tf.constant(TEXTS + ["It's not \"great\".<br />Isn't it?"])
+    expected = module.serve(texts).numpy().tolist()
     tf.saved_model.save(module, str(tmp_path / "tok"))
     loaded = tf.saved_model.load(str(tmp_path / "tok"))
-    assert loaded.serve(tf.constant(TEXTS)).numpy().tolist() == expected
+    assert loaded.serve(texts).numpy().tolist() == expected
 
 
 def test_fast_paths_match_plain_tensorflow_ops():
@@ -74,22 +91,6 @@ def test_fast_paths_match_plain_tensorflow_ops():
 
 def keras_punctuation():
     return r'[!"#$%&()\*\+,\-\./:;<=>?@\[\\\]^_`{|}~\']'
-
-
-# Raw text and its Penn Treebank tokens, as PTB/SST are tokenized (written by hand).
-TREEBANK_CASES = [
-    ("I didn't like it.", "I did n't like it ."),
-    ("It's the film's best scene, isn't it?", "It 's the film 's best scene , is n't it ?"),
-    ('She said "wow"... then left.<br /><br />Great!', "She said `` wow '' ... then left . Great !"),
-    ("They're gone -- we'll see (maybe); I'd say I'm done: you've won",
-     "They 're gone -- we 'll see ( maybe ) ; I 'd say I 'm done : you 've won"),
-    ("a well-made, self-conscious B-movie", "a well-made , self-conscious B-movie"),
-    ("CAN'T WON'T", "CA N'T WO N'T"),
-    ("no\u00a0break\x85next\u2009thin\u3000wide", "no break next thin wide"),   # as str.split sees them
-]
-# Already tokenized as SST is: unchanged.
-PRETOKENIZED = ["it 's a charming and often affecting journey . ", "( a ) poorly executed comedy .",
-                "the movie is n't `` funny '' -- it 's sad ...", "unflinchingly bleak and desperate"]
 
 
 @pytest.mark.parametrize("raw, tokens", TREEBANK_CASES)
