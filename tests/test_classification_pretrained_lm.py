@@ -185,6 +185,21 @@ def test_encoder_and_shared_embedding_rows_are_the_language_models(trained, name
     assert data.pretrained_words == words - 1 and data.summary()["pretrained_words"] == words - 1
 
 
+def test_the_initialised_encoder_computes_the_language_models_states(trained):
+    """Function, not only weights: on the same words, the unidirectional classifier's
+    encoder ends in the state the LM's own forward pass (`run_sequence`) ends in."""
+    lm_tokens, lm = _language_model(trained, "lm_gru2")
+    spec = _classifier_spec(trained, trained["specs"]["lm_gru2"], "gru", 2, bidirectional=False)
+    data, model = _classifier(trained, spec)
+    tokens = data.tokenizer.vocabulary.tokens
+    words = [t for t in tokens if t in lm_tokens and t not in data.tokenizer.vocabulary.reserved][:7]
+    ids = np.array([[tokens.index(w) for w in words]])
+    lm_ids = np.array([[lm_tokens.index(w) for w in words]])
+    _, lm_states = lm.run_sequence(lm_ids, None, lm.initial_states(1))
+    final = model.get_layer("encoder").recurrent(model.get_layer("encoder").embedding(ids))
+    np.testing.assert_allclose(np.asarray(final)[:, -1], np.asarray(lm_states[-1]), rtol=1e-4, atol=1e-5)
+
+
 def test_a_run_directory_names_the_same_run_as_its_pipeline_file(trained):
     by_file = _classifier(trained, _classifier_spec(trained, trained["specs"]["lm_lstm"]))[1]
     run_dir = trained["work"] / "lm_lstm"
