@@ -26,7 +26,7 @@ _PUNCTUATION_RUNS = PUNCTUATION_PATTERN + "+"
 
 # Penn Treebank word splitting (how PTB, SST and CoNLL were tokenized), as RE2 rewrites
 # applied in order to raw text, so that raw text (IMDB reviews, a client's sentence)
-# shares the vocabulary of a pre-tokenized corpus: "Don't" → "Don n't", "film's" →
+# shares the vocabulary of a pre-tokenized corpus: "Don't" → "Do n't", "film's" →
 # "film 's", "end." → "end .", '"a"' → "`` a ''". Pre-tokenized text passes unchanged
 # but for abbreviations ("mr." → "mr ."). Not the full Treebank tokenizer (no
 # abbreviation list, no "gonna"): what moves the shared vocabulary most.
@@ -257,8 +257,9 @@ class WordTokenizer(Tokenizer):
         texts = tf.convert_to_tensor(texts, tf.string)
         if self.split != "whitespace" or texts.shape.rank != 1:
             return tf.strings.split(self.standardize(texts), sep=None if self.split == "whitespace" else self.split)
-        # One pass over the batch's bytes serves both fast paths: lower-casing and
-        # punctuation never add or remove non-ASCII bytes or whitespace other than spaces.
+        # One pass over the batch's bytes serves both fast paths: lower-casing changes no
+        # byte's class, and the rewrites after it only delete characters or add spaces,
+        # so the split delimiter chosen on the raw bytes still fits.
         raw = _bytes_of(texts)
         if self.lowercase:
             texts = lower_utf8(texts, raw)
