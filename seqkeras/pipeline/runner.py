@@ -123,8 +123,8 @@ def discard_backup(paths: RunPaths) -> None:
 
 def search(spec, data, paths: RunPaths, verbose: int | str = "auto") -> dict:
     """The keras-tuner search of `spec` (`seqkeras.pipeline.tuning.tune`), with the
-    application's callbacks in every trial; returns the best values."""
-    spec.check_tuning_space()
+    application's callbacks in every trial; returns the best values. Callers check
+    ``spec.check_tuning_space()`` first, before they read the corpus (`run`, ``seqkeras tune``)."""
     app = application(spec)
     keras.utils.set_random_seed(spec.training.seed)
     return tuning.tune(app, spec, data, paths, callbacks=app.callbacks(spec, data), verbose=verbose)

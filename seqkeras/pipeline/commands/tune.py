@@ -43,6 +43,7 @@ def main(args):
     from seqkeras.pipeline.run_paths import RunPaths
 
     spec = load(args, {"tuning.max_trials": args.max_trials} if args.max_trials else {})
+    spec.check_tuning_space()                       # before the corpus is read
     paths = RunPaths.for_spec(spec, args.work_dir)
     best = runner.search(spec, runner.build_data(spec, args.data_dir, paths), paths)
     if distributed.role() == "worker":
