@@ -31,7 +31,10 @@ def _trials(tmp_path) -> dict[str, str]:
     """trial id → status, from the tuner directory (the space has 2 points: 2 trials)."""
     found = {}
     for path in (tmp_path / "runs" / "contract_language_model" / "tuner" / "search").glob("trial_*/trial.json"):
-        trial = json.loads(path.read_text())
+        try:
+            trial = json.loads(path.read_text())
+        except json.JSONDecodeError:
+            continue        # keras-tuner is writing it in place (not atomically): read it at the next poll
         found[trial["trial_id"]] = trial["status"]
     return found
 
