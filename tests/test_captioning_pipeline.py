@@ -197,4 +197,4 @@ def test_flickr8k_tables_read_and_match_the_documented_counts():
     counts = {name: list(splits.values()).count(name) for name in ("train", "dev", "none")}
     assert counts == {"train": 6000, "dev": 1000, "none": 91}
     spec = load_spec(pathlib.Path(__file__).resolve().parents[1] / "pipelines/flickr8k_captions.toml")
-    assert spec.model.attention == "luong" and spec.training.max_minutes > 0
+    assert spec.model.attention == "none" and 0 < spec.training.max_minutes <= 60
