@@ -1,12 +1,17 @@
-"""ULMFiT-style pretraining: a tiny language model trained through the real runner on a
-CSV column initialises a classifier's encoder (``model.pretrained_language_model``).
+"""Pretraining the classifier: a tiny language model (ULMFiT,
+``model.pretrained_language_model``) or a tiny classifier of another corpus (supervised
+transfer, ``model.pretrained_classifier``), trained through the real runner on a CSV
+column, initialises a classifier of labelled sentences.
 
-Checked: the cell weights are the LM's exactly, level by level (the forward direction of
-a bidirectional encoder; its backward direction stays fresh); each embedding row of a
-token both vocabularies hold is the LM's row of that token (the two number their tokens
-differently), the other rows stay fresh; a run directory and its pipeline file name the
-same run; a mismatched or deep bidirectional encoder and a missing run are errors that
-say what is wrong; the classifier still trains and exports.
+Checked: the cell weights are the source's exactly, level by level (from a language
+model the forward direction of a bidirectional encoder, its backward direction staying
+fresh; from a classifier both); each embedding row of a token both vocabularies hold is
+the source's row of that token (the two number their tokens differently), the other rows
+stay fresh; a source classifier's pooling and softmax come too when the classes agree, so
+the copy gives the source's probabilities on words both know; a run directory and its
+pipeline file name the same run; a mismatched or deep bidirectional encoder, a run of
+the wrong application and a missing run are errors that say what is wrong; gradual
+unfreezing holds exactly the pretrained parts; the classifier still trains and exports.
 """
 
 import json
@@ -90,7 +95,7 @@ embedding_dim = 8
 bidirectional = {bidirectional}
 pooling = "max"
 jit_compile = "false"
-pretrained_language_model = "{target}"
+{key} = "{target}"
 [training]
 learning_rate = 0.02
 epochs = 1
@@ -98,9 +103,40 @@ batch_size = 16
 """
 
 
+# A classifier of the reviews (another corpus, other labels' meaning aside): the source
+# of supervised transfer, built like the bidirectional classifier above.
+SOURCE_CLASSIFIER_SPEC = """
+application = "classification"
+name = "clf_bilstm"
+[data]
+train = "reviews.csv"
+format = "csv"
+text_column = "text"
+label_column = "label"
+validation_fraction = 0.25
+labels = ["0", "1"]
+lowercase = true
+[model]
+cell = "lstm"
+layers = 1
+units = 8
+embedding_dim = 8
+bidirectional = true
+pooling = "max"
+jit_compile = "false"
+[training]
+learning_rate = 0.02
+epochs = 1
+batch_size = 16
+[export]
+enabled = false
+"""
+
+
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
-    """Two tiny language models trained with `runner.run`: 1-level LSTM, 2-level GRU (Treebank tokens)."""
+    """Trained with `runner.run`: two tiny language models (1-level LSTM; 2-level GRU on
+    Treebank tokens) and a tiny bidirectional classifier of the reviews."""
     root = tmp_path_factory.mktemp("ulmfit")
     data, work = root / "data", root / "runs"
     data.mkdir()
@@ -113,13 +149,18 @@ def trained(tmp_path_factory):
         path.write_text(LM_SPEC.format(name=name, cell=cell, layers=layers, tokenizer=tokenizer), encoding="utf-8")
         runner.run(load_spec(path), data, work_dir=work, export_model=False, verbose=0)
         specs[name] = path
+    path = root / "clf_bilstm.toml"
+    path.write_text(SOURCE_CLASSIFIER_SPEC, encoding="utf-8")
+    runner.run(load_spec(path), data, work_dir=work, export_model=False, verbose=0)
+    specs["clf_bilstm"] = path
     return {"root": root, "data": data, "work": work, "specs": specs}
 
 
-def _classifier_spec(trained, target, cell="lstm", layers=1, bidirectional=False, overrides=None):
+def _classifier_spec(trained, target, cell="lstm", layers=1, bidirectional=False, overrides=None,
+                     key="pretrained_language_model"):
     path = trained["root"] / "tiny_ulmfit.toml"
     path.write_text(CLASSIFIER_SPEC.format(cell=cell, layers=layers, bidirectional=str(bidirectional).lower(),
-                                           target=target), encoding="utf-8")
+                                           target=target, key=key), encoding="utf-8")
     return load_spec(path, overrides)
 
 
@@ -131,8 +172,8 @@ def _classifier(trained, spec):
     return data, runner.application(spec).make_model(spec, data)
 
 
-def _language_model(trained, name):
-    """(vocabulary tokens, model) of a trained LM, loaded the way `seqkeras evaluate` does."""
+def _trained_model(trained, name):
+    """(vocabulary tokens, model) of a trained source run, loaded the way `seqkeras evaluate` does."""
     spec = load_spec(trained["specs"][name])
     paths = runner.RunPaths.for_spec(spec, trained["work"])
     data = runner.build_data(spec, trained["data"], paths)
@@ -152,7 +193,7 @@ def _cells(encoder, bidirectional):
     ("lm_gru2", "gru", 2, False),
 ])
 def test_encoder_and_shared_embedding_rows_are_the_language_models(trained, name, cell, layers, bidirectional):
-    lm_tokens, lm = _language_model(trained, name)
+    lm_tokens, lm = _trained_model(trained, name)
     spec = _classifier_spec(trained, trained["specs"][name], cell, layers, bidirectional)
     data, model = _classifier(trained, spec)
     _, fresh = _classifier(trained, with_overrides(spec, {"model.pretrained_language_model": ""}))
@@ -188,7 +229,7 @@ def test_encoder_and_shared_embedding_rows_are_the_language_models(trained, name
 def test_the_initialised_encoder_computes_the_language_models_states(trained):
     """Function, not only weights: on the same words, the unidirectional classifier's
     encoder ends in the state the LM's own forward pass (`run_sequence`) ends in."""
-    lm_tokens, lm = _language_model(trained, "lm_gru2")
+    lm_tokens, lm = _trained_model(trained, "lm_gru2")
     spec = _classifier_spec(trained, trained["specs"]["lm_gru2"], "gru", 2, bidirectional=False)
     data, model = _classifier(trained, spec)
     tokens = data.tokenizer.vocabulary.tokens
@@ -312,3 +353,71 @@ def test_csv_column_reads_one_column_as_lines(tmp_path):
     with pytest.raises(DataError, match="expected 2"):
         csv_column(tmp_path / "short.csv", "text")
     assert isinstance(csv_column(path, "text").element_spec, tf.TensorSpec)
+
+
+def _source_classifier_spec(trained, overrides=None):
+    return _classifier_spec(trained, trained["specs"]["clf_bilstm"], bidirectional=True, overrides=overrides,
+                            key="pretrained_classifier")
+
+
+def test_a_source_classifier_gives_both_directions_its_head_and_so_its_predictions(trained):
+    source_tokens, source = _trained_model(trained, "clf_bilstm")
+    data, model = _classifier(trained, _source_classifier_spec(trained))
+    forward, backward = _cells(model.get_layer("encoder"), True)
+    source_forward, source_backward = _cells(source.get_layer("encoder"), True)
+    for mine, theirs in zip(forward + backward, source_forward + source_backward, strict=True):
+        for a, b in zip(mine.get_weights(), theirs.get_weights(), strict=True):
+            np.testing.assert_array_equal(a, b)
+    for a, b in zip(model.get_layer("probabilities").get_weights(), source.get_layer("probabilities").get_weights(),
+                    strict=True):
+        np.testing.assert_array_equal(a, b)
+    assert data.pretrained_encoder.kind == "classifier"
+
+    # Function: on words both vocabularies hold (under different ids), the copy's
+    # probabilities are the source's.
+    tokens = data.tokenizer.vocabulary.tokens
+    words = ["the", "awful", "plot", "was", "good", "a", "film"]
+    assert any(tokens.index(w) != source_tokens.index(w) for w in words)
+    mine = model(np.array([[tokens.index(w) for w in words]]), training=False)
+    theirs = source(np.array([[source_tokens.index(w) for w in words]]), training=False)
+    np.testing.assert_allclose(np.asarray(mine), np.asarray(theirs), rtol=1e-5, atol=1e-6)
+
+
+def test_other_class_names_keep_the_head_fresh(trained):
+    spec = _source_classifier_spec(trained, {"data.class_names": ["negative", "positive"]})
+    _, model = _classifier(trained, spec)
+    _, fresh = _classifier(trained, with_overrides(spec, {"model.pretrained_classifier": ""}))
+    for a, b in zip(model.get_layer("probabilities").get_weights(), fresh.get_layer("probabilities").get_weights(),
+                    strict=True):
+        np.testing.assert_array_equal(a, b)
+    _, source = _trained_model(trained, "clf_bilstm")
+    np.testing.assert_array_equal(_cells(model.get_layer("encoder"), True)[1][0].get_weights()[0],
+                                  _cells(source.get_layer("encoder"), True)[1][0].get_weights()[0])
+
+
+def test_a_source_classifier_of_another_shape_or_application_is_refused(trained):
+    with pytest.raises(SpecError, match="pretrained_classifier.*bidirectional = false"):
+        _classifier(trained, _classifier_spec(trained, trained["specs"]["clf_bilstm"], bidirectional=False,
+                                              key="pretrained_classifier"))
+    with pytest.raises(SpecError, match="pretrained_classifier.*units=6.*units=8"):
+        _classifier(trained, _source_classifier_spec(trained, {"model.units": 6}))
+    with pytest.raises(SpecError, match="'language_model' pipeline, not a classification one"):
+        _classifier(trained, _classifier_spec(trained, trained["specs"]["lm_lstm"], key="pretrained_classifier"))
+    with pytest.raises(SpecError, match="'classification' run, not a language_model run"):
+        _classifier(trained, _classifier_spec(trained, trained["work"] / "clf_bilstm"))
+    with pytest.raises(SpecError, match="both initialise the embedding: set one"):
+        _source_classifier_spec(trained, {"model.pretrained_language_model": str(trained["specs"]["lm_lstm"])})
+
+
+def test_gradual_unfreezing_after_a_classifier_holds_both_directions(trained):
+    spec = _source_classifier_spec(trained, {"model.freeze_pretrained_epochs": 1, "training.epochs": 2,
+                                             "data.class_names": ["negative", "positive"]})
+    paths = runner.RunPaths(trained["work"] / "tiny_transfer_frozen")
+    data, _ = _classifier(trained, spec)
+    snapshots = _Snapshots()
+    model, _ = runner.train(spec, data, paths, verbose=0, extra_callbacks=[snapshots])
+    first, second = snapshots.epochs
+    assert _same(first["forward"], data.pretrained_encoder.cells[0])           # epoch 1: frozen
+    assert _same(first["backward"], data.pretrained_encoder.backward_cells[0])
+    assert not _same(second["backward"], first["backward"])                    # epoch 2: trains
+    assert model.get_layer("encoder").recurrent.levels[0].trainable

@@ -28,8 +28,8 @@ class ClassificationApplication(Application):
 
     def build_model(self, spec, data) -> keras.Model:
         """The classifier ``int[B, T] → float32[B, C]``, compiled with sparse categorical
-        cross-entropy and accuracy; its encoder initialised from a language model when
-        the spec names one (`initialise_encoder`)."""
+        cross-entropy and accuracy; initialised from a language model or another
+        classifier when the spec names one (`initialise_encoder`)."""
         m = spec.model
         embeddings = data.embeddings
         model = build_classifier(
@@ -42,7 +42,10 @@ class ClassificationApplication(Application):
             output_dropout=m.output_dropout, jit_compile=JIT_COMPILE[m.jit_compile],
             name=spec.name or "classifier")
         if data.pretrained_encoder is not None:
-            initialise_encoder(model, data.pretrained_encoder, data.tokenizer.vocabulary.tokens, spec)
+            head = initialise_encoder(model, data.pretrained_encoder, data.tokenizer.vocabulary.tokens, spec,
+                                      data.class_names)
+            if data.pretrained_encoder.head is not None:
+                print(f"pooling and softmax: {'copied' if head else 'fresh (other pooling or classes)'}")
         model.compile(optimizer=self.optimizer(spec), loss=keras.losses.SparseCategoricalCrossentropy(),
                       metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")])
         return model
@@ -52,7 +55,9 @@ class ClassificationApplication(Application):
         m = spec.model
         if not m.freeze_pretrained_epochs:
             return []
-        return [FreezePretrained(m.freeze_pretrained_epochs, cells=bool(m.pretrained_language_model))]
+        pretrained = ("forward" if m.pretrained_language_model else "encoder" if m.pretrained_classifier
+                      else "embedding")
+        return [FreezePretrained(m.freeze_pretrained_epochs, pretrained)]
 
     def evaluate(self, spec, model, data) -> dict[str, float]:
         """Validation loss and accuracy over the whole validation split (and its size)."""

@@ -27,7 +27,8 @@ import pathlib
 import numpy as np
 import tensorflow as tf
 
-from seqkeras.classification.pretrained import PretrainedEncoder, load_language_model_encoder
+from seqkeras.classification.pretrained import (CLASSIFIER_KEY, LANGUAGE_MODEL_KEY, PretrainedEncoder,
+                                                 load_pretrained_encoder)
 from seqkeras.data import DataError, WordTokenizer, classification_batches, labelled_text, load_or_fit
 from seqkeras.data.paths import expand_paths, resolve_path
 from seqkeras.encoders import load_word_vectors
@@ -102,10 +103,10 @@ class ClassificationData(Data):
         train_examples, validation_examples: examples per split.
         train_counts, validation_counts: ``{label: examples}`` per split.
         embeddings: float32[V, E] pretrained vectors (``model.pretrained_embeddings``), or None.
-        pretrained_encoder: the language model's embedding and recurrent weights
-            (``model.pretrained_language_model``), or None.
+        pretrained_encoder: the source run's embedding and recurrent weights
+            (``model.pretrained_language_model`` or ``model.pretrained_classifier``), or None.
         pretrained_words: vocabulary words (reserved tokens aside) found among the
-            pretrained vectors or in the language model's vocabulary.
+            pretrained vectors or in the source run's vocabulary.
     """
 
     tokenizer: WordTokenizer
@@ -146,8 +147,9 @@ def build_data(spec, data_dir: str | os.PathLike | None = None,
         ``(ids int64[B, T], label int32[B])`` (bucketed by length; train shuffled with
         ``training.seed``), the tokenizer, sizes, labels and per-class counts, and with
         ``model.pretrained_embeddings`` the ``embeddings`` matrix (`load_word_vectors`),
-        with ``model.pretrained_language_model`` the ``pretrained_encoder`` (read from
-        the LM's run directory, found beside `run_dir`: `load_language_model_encoder`).
+        with ``model.pretrained_language_model`` or ``model.pretrained_classifier`` the
+        ``pretrained_encoder`` (read from that run's directory, found beside `run_dir`:
+        `load_pretrained_encoder`).
     """
     d, t = spec.data, spec.training
     train_path = resolve_path(d.train, data_dir)
@@ -189,18 +191,21 @@ def build_data(spec, data_dir: str | os.PathLike | None = None,
         embeddings, pretrained_words = load_word_vectors(vectors, tokenizer.vocabulary, seed=t.seed)
         print(f"pretrained embeddings: {pretrained_words} of {len(tokenizer.vocabulary)} words found in {vectors}")
     pretrained_encoder = None
-    if spec.model.pretrained_language_model:
+    runs = {LANGUAGE_MODEL_KEY: spec.model.pretrained_language_model, CLASSIFIER_KEY: spec.model.pretrained_classifier}
+    key, target = next(((key, target) for key, target in runs.items() if target), (None, None))
+    if key:
         work_dir = "runs" if run_dir is None else pathlib.Path(run_dir).parent
-        pretrained_encoder = load_language_model_encoder(spec.model.pretrained_language_model, work_dir, spec.source)
+        pretrained_encoder = load_pretrained_encoder(key, target, work_dir, spec.source)
         words = [token for token in tokenizer.vocabulary.tokens if token not in tokenizer.vocabulary.reserved]
         pretrained_words = len(pretrained_encoder.shared_rows(words)[0])
-        print(f"pretrained language model: {pretrained_words} of {len(words)} words found in the vocabulary of "
+        kind = pretrained_encoder.kind
+        print(f"pretrained {kind}: {pretrained_words} of {len(words)} words found in the vocabulary of "
               f"{pretrained_encoder.source}")
         if pretrained_encoder.lowercase != d.lowercase:
-            print(f"note: the language model's corpus was {'' if pretrained_encoder.lowercase else 'not '}"
+            print(f"note: the {kind}'s corpus was {'' if pretrained_encoder.lowercase else 'not '}"
                   f"lower-cased, this classifier's is {'' if d.lowercase else 'not '}(data.lowercase)")
         if pretrained_encoder.tokenizer != d.tokenizer:
-            print(f"note: the language model's data.tokenizer is {pretrained_encoder.tokenizer!r}, this "
+            print(f"note: the {kind}'s data.tokenizer is {pretrained_encoder.tokenizer!r}, this "
                   f"classifier's {d.tokenizer!r}: fewer of their words are shared")
     train = batches(texts, labels, training=True)
     if t.steps_per_epoch:
@@ -213,3 +218,4 @@ def build_data(spec, data_dir: str | os.PathLike | None = None,
         train_counts={label: int(np.sum(labels == label.encode())) for label in known},
         validation_counts={label: int(np.sum(val_labels == label.encode())) for label in known},
         embeddings=embeddings, pretrained_encoder=pretrained_encoder, pretrained_words=int(pretrained_words))
+

@@ -26,6 +26,8 @@ from seqkeras.pipeline.spec import JIT_COMPILE, PipelineSpec, SpecError, Trainin
 
 FORMATS = ("tsv", "csv", "last_tab")
 POOLINGS = ("final", "mean", "max", "attention")
+# What can initialise the classifier before it trains; at most one of them.
+PRETRAINED_KEYS = ("pretrained_embeddings", "pretrained_language_model", "pretrained_classifier")
 # The serving token limit when neither export.max_tokens nor data.max_length is set.
 DEFAULT_SERVING_TOKENS = 2048
 
@@ -74,6 +76,11 @@ class ModelSpec:
     # (ULMFiT; `seqkeras.classification.pretrained`). cell, layers, units and
     # embedding_dim must be the LM's; a bidirectional encoder takes it forward only.
     pretrained_language_model: str = ""
+    # A trained classification run on another labelled corpus (its pipeline .toml or run
+    # directory) whose embedding, both directions and, with the same pooling and class
+    # names, pooling and softmax initialise this classifier (supervised transfer). cell,
+    # layers, units, embedding_dim and bidirectional must be its.
+    pretrained_classifier: str = ""
     # ULMFiT's gradual unfreezing, coarse: the first N epochs train only what starts fresh
     # (pooling, softmax, a backward direction), the pretrained embedding and cells after.
     freeze_pretrained_epochs: int = 0
@@ -131,13 +138,13 @@ class Spec(PipelineSpec):
         self.check_at_least(1, "model.layers", "model.units", "model.embedding_dim", "data.min_count")
         self.check_at_least(0, "model.attention_units", "model.freeze_pretrained_epochs", "data.max_length",
                             "data.max_vocabulary", "data.shuffle_buffer", "data.pool_batches", "data.length_weight")
-        if self.model.pretrained_language_model and self.model.pretrained_embeddings:
-            raise SpecError(self.source, "model.pretrained_embeddings", "and model.pretrained_language_model both "
-                            "initialise the embedding: set one")
-        if self.model.freeze_pretrained_epochs and not (self.model.pretrained_language_model
-                                                        or self.model.pretrained_embeddings):
+        sources = [key for key in PRETRAINED_KEYS if getattr(self.model, key)]
+        if len(sources) > 1:
+            raise SpecError(self.source, f"model.{sources[1]}", f"and model.{sources[0]} both initialise the "
+                            f"embedding: set one")
+        if self.model.freeze_pretrained_epochs and not sources:
             raise SpecError(self.source, "model.freeze_pretrained_epochs", "needs something pretrained: "
-                            "model.pretrained_language_model or model.pretrained_embeddings")
+                            "model." + ", model.".join(PRETRAINED_KEYS[:-1]) + " or model." + PRETRAINED_KEYS[-1])
         if not d.validation and not 0.0 < d.validation_fraction < 1.0:
             raise SpecError(self.source, "data.validation_fraction",
                             f"must be in (0, 1) when no validation file is given, received {d.validation_fraction}")
