@@ -119,9 +119,9 @@ def bag_of_words_row(spec, data_dir) -> list[str]:
         for path in (d.train, d.validation))
     vectorizer = TfidfVectorizer(ngram_range=(1, 2), token_pattern=r"\S+", lowercase=d.lowercase, sublinear_tf=True)
     features = vectorizer.fit_transform(text.decode() for text in train)
-    classifier = LogisticRegression(max_iter=2000).fit(features, train_labels)
+    classifier = LogisticRegression(max_iter=2000).fit(features, train_labels.astype(str))
     predicted = classifier.predict(vectorizer.transform(text.decode() for text in validation))
-    accuracy = 100 * float((predicted == validation_labels).mean())
+    accuracy = 100 * float((predicted == validation_labels.astype(str)).mean())
     return ["bag of words and pairs, logistic regression (scikit-learn)", f"{accuracy:.2f}", "", "", "", "",
             f"{time.perf_counter() - start:.0f}"]
 
