@@ -12,10 +12,10 @@ Example TOML (see ``pipelines/flickr8k_captions.toml``)::
 
     [model]
     encoder = "cnn"                     # or a keras.applications name: "mobilenet_v3_small"
-    attention = "luong"                 # "bahdanau" | "luong" | "none" (Show and Tell)
+    attention = "none"                  # Show and Tell; or "bahdanau" | "luong" (soft attention)
 
     [decoding]
-    beam_width = 3
+    beam_width = 5
 """
 
 from __future__ import annotations
